@@ -1,0 +1,185 @@
+"""``/groups``: membership bodies, their accessions, withdrawals, members and counts."""
+
+from datetime import date
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from ..auth import current_token_name
+from ..db import get_session
+from ..history import record_event
+from ..models import Announcement, Event, Group, Source
+from ..pagination import paginate
+from ..reports import counts_series, members_report
+from ..representation import conditional, csv_response, json_response, wants_csv
+from ..schemas import (
+    AnnouncementCreateSchema,
+    AnnouncementPageSchema,
+    AnnouncementSchema,
+    AsOfArgsSchema,
+    CountsArgsSchema,
+    EventCreateSchema,
+    EventListArgsSchema,
+    EventPageSchema,
+    EventSchema,
+    GroupCreateSchema,
+    GroupPageSchema,
+    GroupSchema,
+    PageArgsSchema,
+)
+from .listing import event_page, page_response
+from .report_schemas import CountsReportSchema, MembersReportSchema
+from .resources import add_unique, event_created, get_group_or_404
+
+blp = Blueprint("groups", __name__, description="Groups and their membership history")
+
+GROUP_COLUMNS = ["slug", "name", "established_on", "member_kinds", "url", "description"]
+
+
+@blp.route("/groups")
+class Groups(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, GroupPageSchema)
+    def get(self, args):
+        """List groups."""
+        items, next_cursor = paginate(
+            get_session(), select(Group), [Group.slug], [str], args["limit"], args["cursor"]
+        )
+        return page_response(
+            GroupSchema(many=True).dump(items), next_cursor, GROUP_COLUMNS, args["format"]
+        )
+
+    @blp.arguments(GroupCreateSchema)
+    @blp.response(201, GroupSchema)
+    def post(self, data):
+        """Create a group."""
+        group = add_unique(get_session(), Group(**data), "group", data["slug"], "slug")
+        return group, 201, {"Location": f"/api/v1/groups/{group.slug}"}
+
+
+@blp.route("/groups/<slug>")
+class GroupDetail(MethodView):
+    @blp.response(200, GroupSchema)
+    def get(self, slug):
+        """One group."""
+        return get_group_or_404(get_session(), slug)
+
+
+def _record(slug: str, event_type: str, data: dict):
+    session = get_session()
+    group = get_group_or_404(session, slug)
+    return event_created(record_event(session, group, event_type, data, current_token_name()))
+
+
+@blp.route("/groups/<slug>/accessions")
+class Accessions(MethodView):
+    @blp.arguments(EventCreateSchema)
+    @blp.response(201, EventSchema)
+    @blp.alt_response(409, description="Already a member, or a history conflict")
+    def post(self, data, slug):
+        """Record an accession."""
+        return _record(slug, "accession", data)
+
+
+@blp.route("/groups/<slug>/withdrawals")
+class GroupWithdrawals(MethodView):
+    @blp.arguments(EventCreateSchema)
+    @blp.response(201, EventSchema)
+    @blp.alt_response(409, description="Not a member, or a history conflict")
+    def post(self, data, slug):
+        """Record a withdrawal from the group."""
+        return _record(slug, "withdrawal", data)
+
+
+@blp.route("/groups/<slug>/events")
+class GroupEvents(MethodView):
+    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.response(200, EventPageSchema)
+    def get(self, args, slug):
+        """The group's events (filters: participant, type, include_retracted, known_at)."""
+        session = get_session()
+        group = get_group_or_404(session, slug)
+        return event_page(session, args, Event.group_id == group.id)
+
+
+MEMBER_COLUMNS = ["code", "name", "kind", "region", "member_since", "date_uncertain"]
+POINT_COLUMNS = ["date", "count", "joined", "left", "possibly_members", "announced"]
+
+
+@blp.route("/groups/<slug>/members")
+class Members(MethodView):
+    @blp.arguments(AsOfArgsSchema, location="query")
+    @blp.response(200, MembersReportSchema)
+    def get(self, args, slug):
+        """Members on ``as_of`` as known at ``known_at``, with counts and the announced total."""
+        session = get_session()
+        group = get_group_or_404(session, slug)
+        report = members_report(session, group, args["as_of"], args["known_at"])
+        if wants_csv(args["format"]):
+            rows = ([m[c] for c in MEMBER_COLUMNS] for m in report["members"])
+            return conditional(csv_response(MEMBER_COLUMNS, rows))
+        return conditional(json_response(report))
+
+
+@blp.route("/groups/<slug>/counts")
+class Counts(MethodView):
+    @blp.arguments(CountsArgsSchema, location="query")
+    @blp.response(200, CountsReportSchema)
+    def get(self, args, slug):
+        """Counts at the end of each interval from ``from`` to ``to``."""
+        session = get_session()
+        group = get_group_or_404(session, slug)
+        series = counts_series(
+            session, group, args["from_"], args["to"], args["interval"], args["known_at"]
+        )
+        if wants_csv(args["format"]):
+            rows = ([p[c] for c in POINT_COLUMNS] for p in series["points"])
+            return conditional(csv_response(POINT_COLUMNS, rows))
+        return conditional(json_response(series))
+
+
+ANNOUNCEMENT_COLUMNS = ["id", "as_of", "count", "source", "note", "recorded_at"]
+
+
+@blp.route("/groups/<slug>/announcements")
+class Announcements(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, AnnouncementPageSchema)
+    def get(self, args, slug):
+        """Totals announced for the group."""
+        session = get_session()
+        group = get_group_or_404(session, slug)
+        statement = select(Announcement).where(Announcement.group_id == group.id)
+        items, next_cursor = paginate(
+            session,
+            statement,
+            [Announcement.as_of, Announcement.id],
+            [date, int],
+            args["limit"],
+            args["cursor"],
+        )
+        return page_response(
+            AnnouncementSchema(many=True).dump(items),
+            next_cursor,
+            ANNOUNCEMENT_COLUMNS,
+            args["format"],
+        )
+
+    @blp.arguments(AnnouncementCreateSchema)
+    @blp.response(201, AnnouncementSchema)
+    def post(self, data, slug):
+        """Record a total announced by an authority."""
+        session = get_session()
+        group = get_group_or_404(session, slug)
+        announcement = Announcement(
+            group=group,
+            as_of=data["as_of"],
+            count=data["count"],
+            note=data.get("note"),
+            recorded_by=current_token_name(),
+            sources=[Source(position=0, **data["source"])],
+        )
+        session.add(announcement)
+        session.flush()
+        return announcement, 201

@@ -1,0 +1,108 @@
+"""What every API write goes through: auth, body checks, idempotency, one commit."""
+
+import json
+
+from flask import Flask, Response, request
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from .. import idempotency
+from ..auth import authenticate
+from ..db import SAFE_METHODS, get_session, has_session
+from ..errors import Problem, is_database_unavailable, service_unavailable
+
+API_PREFIX = "/api/v1/"
+
+
+def _is_api_write() -> bool:
+    """A write to an existing API route (unknown routes get their 404/405 first)."""
+    return (
+        request.method not in SAFE_METHODS
+        and request.path.startswith(API_PREFIX)
+        and request.routing_exception is None
+    )
+
+
+def check_json_body() -> None:
+    """415 unless the body is JSON; 400 unless it parses to a JSON object."""
+    if request.mimetype != "application/json":
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, RecursionError) as error:
+        raise Problem(400, "bad-request", "Bad request", "the body is not valid JSON") from error
+    if not isinstance(body, dict):
+        raise Problem(400, "bad-request", "Bad request", "the body must be a JSON object")
+
+
+def before_write():
+    """Authenticate, check the body and claim the idempotency key, in that order."""
+    if not _is_api_write():
+        return None
+    caller = authenticate()
+    check_json_body()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and request.method == "POST":
+        return idempotency.claim(caller.token_id, key)
+    return None
+
+
+def finish_write(response: Response) -> Response:
+    """Commit the request's work with its idempotency record, or roll it all back."""
+    if request.method in SAFE_METHODS:
+        return response
+    response.headers["Cache-Control"] = "no-store"
+    if not has_session() and not idempotency.has_claim():
+        return response
+    if response.status_code < 400:
+        try:
+            session = get_session()
+            if idempotency.has_claim():
+                idempotency.store(session, response)
+            session.commit()
+        except IntegrityError:
+            get_session().rollback()
+            response = _after_failure(
+                Problem(409, "conflict", "Conflict", "a concurrent change conflicts with this one")
+            )
+        except DBAPIError as error:
+            get_session().rollback()
+            if not is_database_unavailable(error):
+                raise
+            response = _after_failure(None)
+        return response
+    if has_session():
+        get_session().rollback()
+    return _after_failure(None, response)
+
+
+def _after_failure(problem: Problem | None, response: Response | None = None) -> Response:
+    """The error response, remembered for replay unless the failure was ours (5xx)."""
+    if response is None:
+        response = service_unavailable() if problem is None else _problem_response(problem)
+        response.headers["Cache-Control"] = "no-store"
+    if idempotency.has_claim():
+        if response.status_code >= 500:
+            idempotency.release()
+        else:
+            from ..db import get_db
+
+            with get_db().transaction() as session:
+                idempotency.store(session, response)
+    return response
+
+
+def _problem_response(problem: Problem) -> Response:
+    from ..errors import problem_response
+
+    return problem_response(problem.status, problem.type, problem.title, problem.detail)
+
+
+def register(app: Flask) -> None:
+    """Install the hooks."""
+    app.before_request(before_write)
+    app.after_request(finish_write)

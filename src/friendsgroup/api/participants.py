@@ -1,0 +1,98 @@
+"""``/participants``: who can join groups and commit to instruments."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..db import get_session
+from ..errors import conflict, validation_problem
+from ..models import Event, Participant
+from ..pagination import paginate
+from ..participants import get_participant_or_404, is_iso_country_code
+from ..reports import participant_standing
+from ..schemas import (
+    AsOfArgsSchema,
+    EventListArgsSchema,
+    EventPageSchema,
+    ParticipantCreateSchema,
+    ParticipantDetailSchema,
+    ParticipantListArgsSchema,
+    ParticipantPageSchema,
+    ParticipantSchema,
+)
+from .listing import event_page, page_response
+
+blp = Blueprint("participants", __name__, description="Countries, regions and organisations")
+
+PARTICIPANT_COLUMNS = ["code", "name", "kind", "region", "sub_region", "url"]
+
+
+@blp.route("/participants")
+class Participants(MethodView):
+    @blp.arguments(ParticipantListArgsSchema, location="query")
+    @blp.response(200, ParticipantPageSchema)
+    def get(self, args):
+        """List participants (filters: kind, region, q); cursor pagination."""
+        statement = select(Participant)
+        if "kind" in args:
+            statement = statement.where(Participant.kind == args["kind"])
+        if "region" in args:
+            region = args["region"].lower()
+            statement = statement.where(
+                (Participant.region.ilike(region)) | (Participant.sub_region.ilike(region))
+            )
+        if "q" in args:
+            statement = statement.where(Participant.name.icontains(args["q"], autoescape=True))
+        items, next_cursor = paginate(
+            get_session(), statement, [Participant.code], [str], args["limit"], args["cursor"]
+        )
+        return page_response(
+            ParticipantSchema(many=True).dump(items),
+            next_cursor,
+            PARTICIPANT_COLUMNS,
+            args["format"],
+        )
+
+    @blp.arguments(ParticipantCreateSchema)
+    @blp.response(201, ParticipantSchema)
+    def post(self, data):
+        """Register a region or an organisation (countries register themselves on first use)."""
+        if data["kind"] == "country":
+            raise validation_problem(
+                "kind", "countries need no registration: use their ISO 3166-1 code in an event"
+            )
+        if is_iso_country_code(data["code"]):
+            raise validation_problem("code", "is an ISO 3166-1 country code")
+        session = get_session()
+        participant = Participant(**data)
+        session.add(participant)
+        try:
+            session.flush()
+        except IntegrityError as error:
+            raise conflict(
+                "duplicate", "Duplicate", f"participant {data['code']} exists", "code"
+            ) from error
+        return participant, 201, {"Location": f"/api/v1/participants/{participant.code}"}
+
+
+@blp.route("/participants/<code>")
+class ParticipantDetail(MethodView):
+    @blp.arguments(AsOfArgsSchema, location="query")
+    @blp.response(200, ParticipantDetailSchema)
+    def get(self, args, code):
+        """One participant, with its membership periods and commitment status."""
+        session = get_session()
+        participant = get_participant_or_404(session, code)
+        return participant_standing(session, participant, args["as_of"], args["known_at"])
+
+
+@blp.route("/participants/<code>/events")
+class ParticipantEvents(MethodView):
+    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.response(200, EventPageSchema)
+    def get(self, args, code):
+        """The participant's whole timeline, all groups and instruments."""
+        session = get_session()
+        participant = get_participant_or_404(session, code)
+        return event_page(session, args, Event.participant_id == participant.id)

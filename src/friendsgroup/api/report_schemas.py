@@ -1,0 +1,112 @@
+"""Schemas that document the reports (the reports build their JSON themselves, for speed)."""
+
+from marshmallow import fields
+
+from ..schemas import BaseSchema, SourceSchema
+
+
+class AnnouncedSchema(BaseSchema):
+    """The latest announced total on or before the date, and the gap to the computed count."""
+
+    as_of = fields.Date()
+    count = fields.Integer()
+    source = fields.Nested(SourceSchema, allow_none=True)
+    note = fields.String(allow_none=True)
+    difference = fields.Integer()
+
+
+class MemberSchema(BaseSchema):
+    """One member on the report's date."""
+
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.String(allow_none=True)
+    member_since = fields.Date()
+    date_uncertain = fields.Boolean()
+
+
+class MembersReportSchema(BaseSchema):
+    """Members of a group on ``as_of`` as known at ``known_at``."""
+
+    group = fields.String()
+    as_of = fields.Date()
+    known_at = fields.String()
+    count = fields.Integer()
+    possibly_members = fields.Integer()
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
+    announced = fields.Nested(AnnouncedSchema, allow_none=True)
+    members = fields.List(fields.Nested(MemberSchema))
+
+
+class CountPointSchema(BaseSchema):
+    """One point of a group's series."""
+
+    date = fields.Date()
+    count = fields.Integer()
+    joined = fields.Integer()
+    left = fields.Integer()
+    possibly_members = fields.Integer()
+    announced = fields.Integer(allow_none=True)
+
+
+class CountsReportSchema(BaseSchema):
+    """A group's counts over time."""
+
+    group = fields.String()
+    interval = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    known_at = fields.String()
+    points = fields.List(fields.Nested(CountPointSchema))
+
+
+class CommittedSchema(BaseSchema):
+    """One committed participant."""
+
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    committed_since = fields.Date()
+    date_uncertain = fields.Boolean()
+    provisions = fields.List(fields.Integer(), allow_none=True)
+    full = fields.Boolean()
+    last_report_on = fields.Date(allow_none=True)
+
+
+class InstrumentParticipantsSchema(BaseSchema):
+    """Who is committed to an instrument on ``as_of``."""
+
+    instrument = fields.String()
+    as_of = fields.Date()
+    known_at = fields.String()
+    members_of = fields.String(allow_none=True)
+    count = fields.Integer()
+    full = fields.Integer()
+    partial = fields.Integer()
+    by_provision = fields.Dict(keys=fields.String(), values=fields.Integer())
+    reported = fields.Integer()
+    participants = fields.List(fields.Nested(CommittedSchema))
+
+
+class InstrumentPointSchema(BaseSchema):
+    """One point of an instrument's series."""
+
+    date = fields.Date()
+    count = fields.Integer()
+    joined = fields.Integer()
+    left = fields.Integer()
+    reports = fields.Integer()
+    reported = fields.Integer()
+
+
+class InstrumentCountsSchema(BaseSchema):
+    """An instrument's commitments over time."""
+
+    instrument = fields.String()
+    interval = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    known_at = fields.String()
+    points = fields.List(fields.Nested(InstrumentPointSchema))

@@ -1,0 +1,30 @@
+"""Configuration read from the environment, overridable per app."""
+
+import os
+from pathlib import Path
+
+
+def default_database_url() -> str:
+    """A SQLite file in the working directory, the embedded default."""
+    return f"sqlite:///{Path.cwd() / 'friendsgroup.sqlite3'}"
+
+
+class Config:
+    """Settings for one app; every value can be overridden by ``create_app(config)``."""
+
+    def __init__(self) -> None:
+        self.DATABASE_URL = os.environ.get("DATABASE_URL") or default_database_url()
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024))
+        self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 5))
+        self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 3))
+        self.RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", 5))
+        self.API_TITLE = "friendsgroup"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.1.0"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.JSON_SORT_KEYS = False
+
+    def as_dict(self) -> dict:
+        """The settings as a mapping for ``app.config.update``."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,125 @@
+"""Database lifecycle: engines, one session per request, and write serialisation."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g, request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_sqlite(url: str) -> bool:
+    """True when the URL names a SQLite database."""
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> Engine:
+    """An engine with the settings this service relies on for either database."""
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=connect_timeout + 2,
+        connect_args={"connect_timeout": connect_timeout},
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, WAL, and transactions begun by us so writers can take the lock first."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling would defer BEGIN; we emit it ourselves below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # A writer takes the database lock at BEGIN, so two writers never interleave
+        # their read-check-write sequences (SQLite has no row locks).
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """Owns the engine and the session factories of one app."""
+
+    def __init__(self, url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size, connect_timeout=connect_timeout)
+        writer = self.engine.execution_options(sqlite_immediate=True)
+        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = sessionmaker(writer, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when this database is SQLite."""
+        return is_sqlite(self.url)
+
+    def session(self, *, write: bool) -> Session:
+        """A new session; a writing one serialises against other writers on SQLite."""
+        return (self.write_sessions if write else self.read_sessions)()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error (CLI and background use)."""
+        session = self.session(write=write)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def init_app(app: Flask) -> Database:
+    """Bind a database to the app and close the request's session at teardown."""
+    database = Database(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DB_POOL_SIZE"],
+        connect_timeout=app.config["DB_CONNECT_TIMEOUT"],
+    )
+    app.extensions["friendsgroup.db"] = database
+    app.teardown_appcontext(close_session)
+    return database
+
+
+def get_db(app: Flask | None = None) -> Database:
+    """The database bound to the (current) app."""
+    return (app or current_app).extensions["friendsgroup.db"]
+
+
+def get_session() -> Session:
+    """The session of the current request, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().session(write=request.method not in SAFE_METHODS)
+    return g.db_session
+
+
+def has_session() -> bool:
+    """True when the current request opened a session."""
+    return "db_session" in g
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Roll back whatever the request left uncommitted and return the connection."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

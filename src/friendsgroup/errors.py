@@ -1,0 +1,190 @@
+"""RFC 9457 problem details: the one error format of the service, built in one place."""
+
+import json
+import logging
+
+from flask import Flask, Response, current_app
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """An error the client should see, with a problem ``type`` that names the rule."""
+
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        title: str,
+        detail: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.type = type_
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def validation_problem(field: str, message: str, detail: str | None = None) -> Problem:
+    """A 422 naming one field."""
+    return Problem(
+        422,
+        "validation-error",
+        "Invalid input",
+        detail or f"{field}: {message}",
+        errors={field: [message]},
+    )
+
+
+def not_found(what: str, key: str) -> Problem:
+    """A 404 for an unknown resource."""
+    return Problem(404, "not-found", "Not found", f"no {what} {key!r}")
+
+
+def conflict(type_: str, title: str, detail: str, field: str | None = None) -> Problem:
+    """A 409 for a rule of the domain, optionally naming the field at fault."""
+    errors = {field: [detail]} if field else None
+    return Problem(409, type_, title, detail, errors=errors)
+
+
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str | None = None,
+    errors: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The problem+json response for the given parts."""
+    body = {"type": f"/problems/{type_}", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into ``{"sources.0.url": [...]}``."""
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "body": messages}
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = "body" if key == "_schema" else str(key)
+            flat.update(flatten_errors(value, f"{prefix}.{name}" if prefix else name))
+        return flat
+    return {prefix or "body": [str(messages)]}
+
+
+HTTP_PROBLEM_TYPES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+def http_exception_response(error: HTTPException) -> Response:
+    """Problem+json for a werkzeug or webargs HTTP error."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = None
+    if "messages" in data:
+        # webargs: {"json": {...}} or {"query": {...}}: the location adds nothing for clients
+        errors = {}
+        for location_messages in data["messages"].values():
+            errors.update(flatten_errors(location_messages))
+    detail = data.get("message") or (error.description if status != 422 else None)
+    if status == 422 and errors and not detail:
+        detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+    headers = dict(data.get("headers") or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="friendsgroup"')
+    if status == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    title = HTTP_PROBLEM_TITLES.get(status, error.name)
+    return problem_response(
+        status, HTTP_PROBLEM_TYPES.get(status, "error"), title, detail, errors, headers
+    )
+
+
+HTTP_PROBLEM_TITLES = {422: "Invalid input"}
+
+
+def service_unavailable() -> Response:
+    """503 when the database cannot be reached; says when to retry, shows no internals."""
+    retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
+    return problem_response(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        "the database is unavailable; retry later",
+        headers={"Retry-After": retry_after},
+    )
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """True for errors that mean the database is down or unreachable, not a bad request."""
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _innermost_frame(error: BaseException) -> str:
+    """``file:line`` of the innermost frame of an exception's traceback."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+
+
+def register(app: Flask) -> None:
+    """Install the problem+json handlers for every error the app can raise."""
+
+    @app.errorhandler(Problem)
+    def handle_problem(problem: Problem):
+        return problem_response(
+            problem.status,
+            problem.type,
+            problem.title,
+            problem.detail,
+            problem.errors,
+            problem.headers,
+        )
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        return http_exception_response(error)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_exception_response(error)
+        if is_database_unavailable(error):
+            log.warning("database unavailable: %s", type(error).__name__)
+            return service_unavailable()
+        # Name the failure and where it happened, never its message: messages carry SQL and data.
+        log.error("unhandled %s at %s", type(error).__name__, _innermost_frame(error))
+        return problem_response(500, "internal-error", "Internal error")

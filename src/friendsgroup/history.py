@@ -1,0 +1,313 @@
+"""The rules of SPEC §2: the one place that decides whether an event may be recorded.
+
+The API, the importer and the seeder all write events through this module. Every write
+locks the participant first, so the read-check-write below is never interleaved with
+another writer's for the same participant (row lock on PostgreSQL; on SQLite the
+writer's BEGIN IMMEDIATE holds the database lock).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import Problem, conflict, validation_problem
+from .models import Event, Group, Instrument, Participant, Source
+from .participants import resolve_participant
+from .timeutil import today, utcnow
+
+FUTURE_LIMIT = timedelta(days=366)
+# Events that open or close a period; reports stand beside the periods.
+OPENING = {"accession", "commitment"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One event of a timeline, as the rules see it."""
+
+    type: str
+    effective_on: date
+    order: float  # the event id; a not-yet-written event sorts after its same-day peers
+    event_id: int | None = None
+
+
+def timeline_problem(
+    steps: Iterable[Step], new: Step | None, target: str, is_group: bool
+) -> Problem | None:
+    """The first rule a (participant, group/instrument) timeline breaks, or None.
+
+    ``new`` is the step being added, if any: a break at it is named after the rule
+    (already-member, not-a-member, …); a break later on is a history conflict.
+    """
+    ordered = sorted([*steps, *([new] if new else [])], key=lambda s: (s.effective_on, s.order))
+    active = False
+    for step in ordered:
+        broken = (
+            (step.type == "accession" and active)
+            or (step.type == "withdrawal" and not active)
+            or (step.type == "report" and not active)
+        )
+        if broken:
+            return _rule_problem(step, new, target, is_group)
+        if step.type in OPENING:
+            active = True
+        elif step.type == "withdrawal":
+            active = False
+    return None
+
+
+def _rule_problem(step: Step, new: Step | None, target: str, is_group: bool) -> Problem:
+    """The 409 for a timeline broken at ``step``."""
+    on = step.effective_on.isoformat()
+    if step is not new:
+        return conflict(
+            "history-conflict",
+            "History conflict",
+            f"the change would leave event {step.event_id} ({step.type} on {on}) "
+            f"inconsistent with the rest of the history in {target}",
+            "effective_on",
+        )
+    if step.type == "accession":
+        return conflict(
+            "already-member",
+            "Already a member",
+            f"already a member of {target} on {on}",
+            "effective_on",
+        )
+    if step.type == "report":
+        return conflict(
+            "no-active-commitment",
+            "No active commitment",
+            f"no active commitment to {target} on {on}",
+            "effective_on",
+        )
+    if is_group:
+        return conflict(
+            "not-a-member", "Not a member", f"not a member of {target} on {on}", "effective_on"
+        )
+    return conflict(
+        "not-committed", "Not committed", f"not committed to {target} on {on}", "effective_on"
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A group or an instrument, seen through what the rules need of it."""
+
+    entity: Group | Instrument
+
+    @property
+    def is_group(self) -> bool:
+        return isinstance(self.entity, Group)
+
+    @property
+    def starts_on(self) -> date:
+        return self.entity.established_on if self.is_group else self.entity.adopted_on
+
+    @property
+    def slug(self) -> str:
+        return self.entity.slug
+
+    def event_filter(self):
+        """The WHERE clause selecting this target's events."""
+        if self.is_group:
+            return Event.group_id == self.entity.id
+        return Event.instrument_id == self.entity.id
+
+
+def check_dates(target: Target, effective_on: date, earliest_on: date | None) -> None:
+    """The date rules: within the target's life, not too far ahead, window in order."""
+    label = "established_on" if target.is_group else "adopted_on"
+    if effective_on < target.starts_on:
+        raise validation_problem(
+            "effective_on", f"is before {target.slug}'s {label} ({target.starts_on.isoformat()})"
+        )
+    if effective_on > today() + FUTURE_LIMIT:
+        raise validation_problem("effective_on", "is more than 366 days in the future")
+    if earliest_on is not None:
+        if earliest_on > effective_on:
+            raise validation_problem("earliest_on", "must not be after effective_on")
+        if earliest_on < target.starts_on:
+            raise validation_problem(
+                "earliest_on",
+                f"is before {target.slug}'s {label} ({target.starts_on.isoformat()})",
+            )
+
+
+def check_admitted(target: Target, participant: Participant) -> None:
+    """A group admits only the participant kinds it lists."""
+    if target.is_group and participant.kind not in target.entity.member_kinds:
+        raise validation_problem(
+            "participant",
+            f"{participant.code} is a {participant.kind}; {target.slug} admits "
+            f"{', '.join(target.entity.member_kinds)}",
+        )
+
+
+def check_provisions(target: Target, event_type: str, provisions: list[int] | None) -> None:
+    """A commitment's provisions must be distinct numbers of the instrument."""
+    if provisions is None:
+        return
+    if event_type != "commitment":
+        raise validation_problem("provisions", "only a commitment lists provisions")
+    known = {p.number for p in target.entity.provisions}
+    unknown = sorted(set(provisions) - known)
+    if unknown:
+        raise validation_problem(
+            "provisions", f"{target.slug} has no provision {', '.join(map(str, unknown))}"
+        )
+    if len(set(provisions)) != len(provisions):
+        raise validation_problem("provisions", "must not repeat a number")
+
+
+def lock_participant(session: Session, participant: Participant) -> None:
+    """Serialise writers of one participant's history (a row lock on PostgreSQL)."""
+    session.execute(
+        select(Participant.id).where(Participant.id == participant.id).with_for_update()
+    )
+
+
+def visible_steps(session: Session, target: Target, participant: Participant) -> list[Step]:
+    """The current (unretracted) events of a participant in a group or instrument."""
+    rows = session.execute(
+        select(Event.id, Event.type, Event.effective_on).where(
+            target.event_filter(),
+            Event.participant_id == participant.id,
+            Event.retracted_at.is_(None),
+        )
+    )
+    return [Step(row.type, row.effective_on, row.id, row.id) for row in rows]
+
+
+def _enforce(target: Target, steps: list[Step], new: Step | None) -> None:
+    """Raise the first rule the timeline breaks."""
+    problem = timeline_problem(steps, new, target.slug, target.is_group)
+    if problem is not None:
+        raise problem
+
+
+def _new_step(event_type: str, effective_on: date) -> Step:
+    """The step of an event not yet written: after its same-day peers."""
+    return Step(event_type, effective_on, float("inf"))
+
+
+def build_sources(sources: list[dict]) -> list[Source]:
+    """Source rows in the order given."""
+    return [Source(position=i, **source) for i, source in enumerate(sources)]
+
+
+def record_event(
+    session: Session,
+    target_entity: Group | Instrument,
+    event_type: str,
+    data: dict,
+    recorded_by: str,
+) -> Event:
+    """Validate and add one event (not committed): the only way a new event is written."""
+    target = Target(target_entity)
+    participant = resolve_participant(session, data["participant"])
+    check_admitted(target, participant)
+    check_dates(target, data["effective_on"], data.get("earliest_on"))
+    check_provisions(target, event_type, data.get("provisions"))
+    if event_type == "report" and not data.get("sources"):
+        raise validation_problem("sources", "a report needs at least one source")
+    lock_participant(session, participant)
+    steps = visible_steps(session, target, participant)
+    _enforce(target, steps, _new_step(event_type, data["effective_on"]))
+    event = Event(
+        type=event_type,
+        participant=participant,
+        effective_on=data["effective_on"],
+        earliest_on=data.get("earliest_on"),
+        provisions=data.get("provisions"),
+        note=data.get("note"),
+        recorded_at=utcnow(),
+        recorded_by=recorded_by,
+        sources=build_sources(data.get("sources") or []),
+    )
+    if target.is_group:
+        event.group = target_entity
+    else:
+        event.instrument = target_entity
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _target_of(event: Event) -> Target:
+    return Target(event.group if event.group is not None else event.instrument)
+
+
+def _refuse_if_retracted(event: Event) -> None:
+    if event.retracted_at is not None:
+        raise conflict(
+            "already-retracted",
+            "Already retracted",
+            f"event {event.id} was retracted at {event.retracted_at.isoformat()}",
+        )
+
+
+def retract_event(session: Session, event: Event, reason: str, at: datetime | None = None) -> Event:
+    """Mark an event as withdrawn from the record, if the rest of the history still holds."""
+    lock_participant(session, event.participant)
+    session.refresh(event)
+    _refuse_if_retracted(event)
+    target = _target_of(event)
+    steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
+    _enforce(target, steps, None)
+    event.retracted_at = at or utcnow()
+    event.retraction_reason = reason
+    session.flush()
+    return event
+
+
+def correct_event(session: Session, event: Event, changes: dict, recorded_by: str) -> Event:
+    """Retract an event and record its replacement in one transaction (not committed)."""
+    lock_participant(session, event.participant)
+    session.refresh(event)
+    _refuse_if_retracted(event)
+    target = _target_of(event)
+    effective_on = changes.get("effective_on", event.effective_on)
+    earliest_on = changes.get("earliest_on", event.earliest_on)
+    provisions = changes.get("provisions", event.provisions)
+    sources = changes.get("sources")
+    if sources is None:
+        sources = [_source_values(s) for s in event.sources]
+    check_dates(target, effective_on, earliest_on)
+    check_provisions(target, event.type, provisions)
+    if event.type == "report" and not sources:
+        raise validation_problem("sources", "a report needs at least one source")
+    steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
+    _enforce(target, steps, _new_step(event.type, effective_on))
+    now = utcnow()
+    event.retracted_at = now
+    event.retraction_reason = changes["reason"]
+    replacement = Event(
+        type=event.type,
+        participant=event.participant,
+        group=event.group,
+        instrument=event.instrument,
+        effective_on=effective_on,
+        earliest_on=earliest_on,
+        provisions=provisions,
+        note=changes.get("note", event.note),
+        recorded_at=now,
+        recorded_by=recorded_by,
+        sources=build_sources(sources),
+        supersedes_id=event.id,
+    )
+    session.add(replacement)
+    session.flush()
+    return replacement
+
+
+def _source_values(source: Source) -> dict:
+    return {
+        "url": source.url,
+        "title": source.title,
+        "publisher": source.publisher,
+        "published_on": source.published_on,
+        "reliability": source.reliability,
+    }

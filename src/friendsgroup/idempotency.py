@@ -1,0 +1,132 @@
+"""Safe retries: ``Idempotency-Key`` on POST replays the first response (SPEC §3)."""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from flask import Response, g, request
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .db import get_db
+from .errors import Problem
+from .models import IdempotencyKey
+from .timeutil import utcnow
+
+KEEP_FOR = timedelta(hours=48)
+# A claim this old was left by a process that died mid-request; a retry may take it over.
+STALE_AFTER = timedelta(minutes=2)
+REPLAYED_HEADERS = ("Location", "Content-Type")
+
+
+def request_fingerprint() -> str:
+    """What makes two requests "the same": method, path and the JSON body (key order aside)."""
+    body = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = body.decode("utf-8", "replace")
+    text = f"{request.method} {request.path}\n{canonical}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def claim(token_id: int, key: str) -> Response | None:
+    """Claim the key for this request, or return the replay of the first response.
+
+    The claim is committed on its own, before the work, so a concurrent retry sees it.
+    """
+    if len(key) > 255 or not key.strip():
+        raise Problem(
+            422,
+            "validation-error",
+            "Invalid input",
+            "Idempotency-Key must be 1-255 characters",
+            errors={"Idempotency-Key": ["must be 1-255 characters"]},
+        )
+    fingerprint = request_fingerprint()
+    with get_db().transaction() as session:
+        session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEEP_FOR)
+        )
+        existing = _find(session, token_id, key)
+        if existing is None:
+            if _insert_claim(session, token_id, key, fingerprint):
+                g.idempotency_claim = (token_id, key)
+                return None
+            existing = _find(session, token_id, key)
+        return _answer_existing(session, existing, fingerprint, token_id, key)
+
+
+def _find(session: Session, token_id: int, key: str) -> IdempotencyKey | None:
+    return session.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.token_id == token_id, IdempotencyKey.key == key)
+    ).one_or_none()
+
+
+def _insert_claim(session: Session, token_id: int, key: str, fingerprint: str) -> bool:
+    """Insert the claim; False when another request inserted it first."""
+    try:
+        with session.begin_nested():
+            session.add(IdempotencyKey(token_id=token_id, key=key, request_hash=fingerprint))
+        return True
+    except IntegrityError:
+        return False
+
+
+def _answer_existing(
+    session: Session, existing: IdempotencyKey, fingerprint: str, token_id: int, key: str
+) -> Response | None:
+    if existing.request_hash != fingerprint:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with a different request",
+            errors={"Idempotency-Key": ["was used with a different request"]},
+        )
+    if existing.status is None:
+        if utcnow() - existing.created_at < STALE_AFTER:
+            raise Problem(
+                409,
+                "request-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+        existing.created_at = utcnow()
+        g.idempotency_claim = (token_id, key)
+        return None
+    response = Response(existing.body, status=existing.status)
+    for name, value in (existing.headers or {}).items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def store(session: Session, response: Response) -> None:
+    """Keep the response of a claimed request in ``session`` (committed with the work)."""
+    token_id, key = g.pop("idempotency_claim")
+    record = _find(session, token_id, key)
+    if record is None:
+        return
+    record.status = response.status_code
+    record.body = response.get_data(as_text=True)
+    record.headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+
+
+def release() -> None:
+    """Forget a claim whose request failed on our side, so that a retry can run it."""
+    token_id, key = g.pop("idempotency_claim")
+    with get_db().transaction() as session:
+        session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.token_id == token_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.status.is_(None),
+            )
+        )
+
+
+def has_claim() -> bool:
+    """True when this request holds an idempotency claim."""
+    return "idempotency_claim" in g

@@ -1,0 +1,34 @@
+"""Calendar intervals of a counts series: the last day of each, clipped to the range."""
+
+from datetime import date, timedelta
+
+INTERVALS = ("day", "week", "month", "quarter", "year")
+
+
+def end_of(day: date, interval: str) -> date:
+    """The last day of the interval that contains ``day`` (weeks end on Sunday, ISO 8601)."""
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day + timedelta(days=6 - day.weekday())
+    if interval == "year":
+        return date(day.year, 12, 31)
+    last_month = day.month if interval == "month" else ((day.month - 1) // 3 + 1) * 3
+    if last_month == 12:
+        return date(day.year, 12, 31)
+    return date(day.year, last_month + 1, 1) - timedelta(days=1)
+
+
+def interval_ends(start: date, end: date, interval: str, limit: int) -> list[date] | None:
+    """Point dates from ``start`` to ``end``; None when there would be more than ``limit``."""
+    points: list[date] = []
+    day = start
+    while day <= end:
+        if len(points) == limit:
+            return None
+        point = min(end_of(day, interval), end)
+        points.append(point)
+        if point == date.max:
+            break
+        day = point + timedelta(days=1)
+    return points

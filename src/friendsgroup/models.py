@@ -1,0 +1,301 @@
+"""The schema of SPEC §2 as typed SQLAlchemy models; constraints live in the database."""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .timeutil import utcnow
+
+PARTICIPANT_KINDS = ("country", "region", "organisation")
+GROUP_EVENT_TYPES = ("accession", "withdrawal")
+INSTRUMENT_EVENT_TYPES = ("commitment", "report", "withdrawal")
+EVENT_TYPES = ("accession", "withdrawal", "commitment", "report")
+RELIABILITIES = ("official", "reported", "unverified")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for ``column IN (values)``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as naive UTC on every database and returned aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names across databases."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), date: Date(), str: String()}
+
+
+class Participant(Base):
+    """A country (ISO 3166-1 alpha-3), a region such as the EU, or an organisation."""
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", PARTICIPANT_KINDS), name="kind"),
+        CheckConstraint("region IS NULL OR kind = 'country'", name="region_only_for_countries"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(16))
+    sub_region: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Group(Base):
+    """A membership body and the participant kinds it admits."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint(
+            "admits_country OR admits_region OR admits_organisation", name="admits_some_kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    established_on: Mapped[date]
+    admits_country: Mapped[bool] = mapped_column(default=False)
+    admits_region: Mapped[bool] = mapped_column(default=False)
+    admits_organisation: Mapped[bool] = mapped_column(default=False)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def member_kinds(self) -> list[str]:
+        """The admitted participant kinds, in canonical order."""
+        return [kind for kind in PARTICIPANT_KINDS if getattr(self, f"admits_{kind}")]
+
+    @member_kinds.setter
+    def member_kinds(self, kinds: list[str]) -> None:
+        for kind in PARTICIPANT_KINDS:
+            setattr(self, f"admits_{kind}", kind in kinds)
+
+
+class Instrument(Base):
+    """A text participants commit to, with numbered provisions."""
+
+    __tablename__ = "instruments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    short_name: Mapped[str | None] = mapped_column(String(300))
+    adopted_on: Mapped[date]
+    url: Mapped[str | None] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(Text)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    group: Mapped[Group | None] = relationship(lazy="joined")
+    provisions: Mapped[list["Provision"]] = relationship(
+        order_by="Provision.number", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class Provision(Base):
+    """One numbered provision (action, principle, section) of an instrument."""
+
+    __tablename__ = "provisions"
+    __table_args__ = (
+        UniqueConstraint("instrument_id", "number", name="uq_provisions_instrument_number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+
+
+class Event(Base):
+    """The source of truth: one accession, withdrawal, commitment or report. Never updated."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(_one_of("type", EVENT_TYPES), name="type"),
+        CheckConstraint(
+            "(group_id IS NULL) <> (instrument_id IS NULL)", name="one_group_or_instrument"
+        ),
+        CheckConstraint(
+            f"group_id IS NULL OR {_one_of('type', GROUP_EVENT_TYPES)}", name="group_event_type"
+        ),
+        CheckConstraint(
+            f"instrument_id IS NULL OR {_one_of('type', INSTRUMENT_EVENT_TYPES)}",
+            name="instrument_event_type",
+        ),
+        CheckConstraint(
+            "earliest_on IS NULL OR earliest_on <= effective_on", name="earliest_not_after"
+        ),
+        CheckConstraint(
+            "(retracted_at IS NULL) = (retraction_reason IS NULL)", name="retraction_has_reason"
+        ),
+        CheckConstraint(
+            "provisions IS NULL OR type = 'commitment'", name="provisions_only_for_commitments"
+        ),
+        Index("ix_events_group_timeline", "group_id", "participant_id", "effective_on", "id"),
+        Index(
+            "ix_events_instrument_timeline",
+            "instrument_id",
+            "participant_id",
+            "effective_on",
+            "id",
+        ),
+        Index("ix_events_participant", "participant_id", "effective_on", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    effective_on: Mapped[date]
+    earliest_on: Mapped[date | None]
+    provisions: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    retracted_at: Mapped[datetime | None]
+    retraction_reason: Mapped[str | None] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), unique=True)
+
+    participant: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
+    group: Mapped[Group | None] = relationship(lazy="joined")
+    instrument: Mapped[Instrument | None] = relationship(lazy="joined")
+    sources: Mapped[list["Source"]] = relationship(
+        order_by="Source.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    supersedes: Mapped["Event | None"] = relationship(
+        remote_side=[id], back_populates="superseded_by", lazy="select"
+    )
+    superseded_by: Mapped["Event | None"] = relationship(
+        back_populates="supersedes", lazy="selectin"
+    )
+
+
+class Announcement(Base):
+    """A total published by an authority, kept beside the computed count."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (
+        CheckConstraint("count >= 0", name="count_not_negative"),
+        Index("ix_announcements_group_as_of", "group_id", "as_of"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    as_of: Mapped[date]
+    count: Mapped[int]
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+
+    group: Mapped[Group] = relationship(lazy="joined")
+    sources: Mapped[list["Source"]] = relationship(
+        order_by="Source.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def source(self) -> "Source | None":
+        """The announcement's source (announcements carry exactly one)."""
+        return self.sources[0] if self.sources else None
+
+
+class Source(Base):
+    """Where a fact comes from, with how far it can be trusted."""
+
+    __tablename__ = "sources"
+    __table_args__ = (
+        CheckConstraint(_one_of("reliability", RELIABILITIES), name="reliability"),
+        CheckConstraint(
+            "(event_id IS NULL) <> (announcement_id IS NULL)", name="one_event_or_announcement"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    announcement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(String(300))
+    publisher: Mapped[str | None] = mapped_column(String(300))
+    published_on: Mapped[date | None]
+    reliability: Mapped[str] = mapped_column(String(16))
+
+
+class ApiToken(Base):
+    """A bearer token for writes; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """A POST seen under an ``Idempotency-Key``, with the response to replay."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("token_id", "key", name="uq_idempotency_keys_token_key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None]
+    body: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,71 @@
+"""Keyset pagination with opaque cursors and ``Link`` headers."""
+
+import base64
+import binascii
+import json
+from datetime import date
+from urllib.parse import urlencode
+
+from flask import request
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import Session
+
+from .errors import validation_problem
+
+
+def encode_cursor(values: list) -> str:
+    """An opaque cursor for the last key of a page."""
+    plain = [v.isoformat() if isinstance(v, date) else v for v in values]
+    raw = json.dumps(plain, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, types: list[type]) -> list:
+    """The key values of a cursor, checked against the key types; 422 when forged."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(types):
+            raise ValueError("wrong shape")
+        return [_typed(value, kind) for value, kind in zip(values, types, strict=True)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        raise validation_problem("cursor", "is not a cursor this service issued") from error
+
+
+def _typed(value, kind: type):
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 2**63:
+            raise ValueError("out of range")
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    raise ValueError("wrong type")
+
+
+def paginate(
+    session: Session,
+    statement: Select,
+    keys: list,
+    types: list[type],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list, str | None]:
+    """One page of ``statement`` ordered by ``keys``, and the cursor of the next page."""
+    if cursor:
+        statement = statement.where(tuple_(*keys) > tuple_(*decode_cursor(cursor, types)))
+    rows = list(session.scalars(statement.order_by(*keys).limit(limit + 1)).unique())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor([getattr(last, key.key) for key in keys])
+
+
+def next_link(next_cursor: str | None) -> dict[str, str]:
+    """The ``Link`` header pointing at the next page, if there is one."""
+    if next_cursor is None:
+        return {}
+    args = request.args.to_dict()
+    args["cursor"] = next_cursor
+    return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}

@@ -1,0 +1,482 @@
+"""Read-only derivations from events: periods, members on a date, counts over time.
+
+Every function takes ``as_of`` (valid time) and ``known_at`` (transaction time): it sees
+the events recorded by ``known_at`` and not retracted by then (SPEC §2).
+"""
+
+import heapq
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from .errors import validation_problem
+from .intervals import interval_ends
+from .models import RELIABILITIES, Announcement, Event, Group, Instrument, Participant
+from .timeutil import isoformat_z, today, utcnow
+
+UNKNOWN_REGION = "Unknown"
+
+
+def visible_at(known_at: datetime):
+    """Events the registry knew at ``known_at`` and had not retracted by then."""
+    return and_(
+        Event.recorded_at <= known_at,
+        or_(Event.retracted_at.is_(None), Event.retracted_at > known_at),
+    )
+
+
+def recorded_by(known_at: datetime):
+    """Events recorded by ``known_at``, retracted or not."""
+    return Event.recorded_at <= known_at
+
+
+def _defaults(as_of: date | None, known_at: datetime | None) -> tuple[date, datetime]:
+    return as_of or today(), known_at or utcnow()
+
+
+# --- periods of one participant -------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    """One participant's derived state in one group or instrument."""
+
+    periods: list[dict] = field(default_factory=list)
+    provisions: list[int] | None = None
+    last_report_on: date | None = None
+
+    @property
+    def open(self) -> bool:
+        return bool(self.periods) and self.periods[-1]["until"] is None
+
+    def apply(self, event_type: str, effective_on: date, uncertain: bool, provisions) -> None:
+        """Fold one event (in timeline order) into the standing."""
+        if event_type in ("accession", "commitment"):
+            self.provisions = provisions
+            if not self.open:
+                self.periods.append(
+                    {"since": effective_on, "until": None, "since_uncertain": uncertain}
+                )
+        elif event_type == "withdrawal":
+            if self.open:
+                self.periods[-1]["until"] = effective_on
+        elif event_type == "report":
+            self.last_report_on = effective_on
+
+
+def participant_standing(
+    session: Session, participant: Participant, as_of: date | None, known_at: datetime | None
+) -> dict:
+    """A participant with its periods per group and its status per instrument on ``as_of``."""
+    as_of, known_at = _defaults(as_of, known_at)
+    events = session.execute(
+        select(
+            Event.type,
+            Event.effective_on,
+            Event.earliest_on,
+            Event.provisions,
+            Group.slug.label("group"),
+            Instrument.slug.label("instrument"),
+        )
+        .outerjoin(Group, Event.group_id == Group.id)
+        .outerjoin(Instrument, Event.instrument_id == Instrument.id)
+        .where(
+            Event.participant_id == participant.id,
+            Event.effective_on <= as_of,
+            visible_at(known_at),
+        )
+        .order_by(Event.effective_on, Event.id)
+    )
+    groups: dict[str, Standing] = defaultdict(Standing)
+    instruments: dict[str, Standing] = defaultdict(Standing)
+    for row in events:
+        standing = groups[row.group] if row.group else instruments[row.instrument]
+        standing.apply(row.type, row.effective_on, row.earliest_on is not None, row.provisions)
+    return {
+        "code": participant.code,
+        "name": participant.name,
+        "kind": participant.kind,
+        "region": participant.region,
+        "sub_region": participant.sub_region,
+        "url": participant.url,
+        "as_of": as_of,
+        "known_at": known_at,
+        "memberships": [
+            {"group": slug, "member": s.open, "periods": s.periods}
+            for slug, s in sorted(groups.items())
+        ],
+        "commitments": [
+            {
+                "instrument": slug,
+                "committed": s.open,
+                "provisions": s.provisions if s.open else None,
+                "periods": s.periods,
+                "last_report_on": s.last_report_on,
+            }
+            for slug, s in sorted(instruments.items())
+        ],
+    }
+
+
+# --- announcements ----------------------------------------------------------------------
+
+RELIABILITY_RANK = {name: rank for rank, name in enumerate(reversed(RELIABILITIES))}
+
+
+def announcements_of(session: Session, group: Group, known_at: datetime) -> list[Announcement]:
+    """The group's announcements known at ``known_at``, in the order a later one wins.
+
+    On the same date, a more reliable announcement wins over a less reliable one.
+    """
+    announcements = session.scalars(
+        select(Announcement).where(
+            Announcement.group_id == group.id, Announcement.recorded_at <= known_at
+        )
+    ).all()
+    return sorted(
+        announcements,
+        key=lambda a: (a.as_of, RELIABILITY_RANK[a.source.reliability] if a.source else -1, a.id),
+    )
+
+
+def source_dict(source) -> dict | None:
+    """A source as JSON."""
+    if source is None:
+        return None
+    return {
+        "url": source.url,
+        "title": source.title,
+        "publisher": source.publisher,
+        "published_on": source.published_on.isoformat() if source.published_on else None,
+        "reliability": source.reliability,
+    }
+
+
+def latest_announcement(announcements: list[Announcement], on: date) -> Announcement | None:
+    """The winning announcement on or before ``on``."""
+    latest = None
+    for announcement in announcements:
+        if announcement.as_of > on:
+            break
+        latest = announcement
+    return latest
+
+
+# --- members of a group on a date ---------------------------------------------------------
+
+
+def members_report(
+    session: Session, group: Group, as_of: date | None, known_at: datetime | None
+) -> dict:
+    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
+    as_of, known_at = _defaults(as_of, known_at)
+    rows = session.execute(
+        select(
+            Event.participant_id,
+            Event.type,
+            Event.effective_on,
+            Event.earliest_on,
+            Participant.code,
+            Participant.name,
+            Participant.kind,
+            Participant.region,
+        )
+        .join(Participant, Event.participant_id == Participant.id)
+        .where(
+            Event.group_id == group.id,
+            visible_at(known_at),
+            or_(
+                Event.effective_on <= as_of,
+                and_(
+                    Event.type == "accession",
+                    Event.earliest_on <= as_of,
+                    Event.effective_on > as_of,
+                ),
+            ),
+        )
+        .order_by(Event.effective_on, Event.id)
+    )
+    last: dict[int, tuple] = {}
+    pending: set[int] = set()
+    for row in rows:
+        if row.effective_on <= as_of:
+            last[row.participant_id] = row
+        else:
+            pending.add(row.participant_id)
+    members = [row for row in last.values() if row.type == "accession"]
+    member_ids = {row.participant_id for row in members}
+    members.sort(key=lambda r: (r.name, r.code))
+    by_kind = Counter(row.kind for row in members)
+    by_region = Counter(row.region or UNKNOWN_REGION for row in members if row.kind == "country")
+    count = len(members)
+    announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
+    return {
+        "group": group.slug,
+        "as_of": as_of.isoformat(),
+        "known_at": isoformat_z(known_at),
+        "count": count,
+        "possibly_members": len(pending - member_ids),
+        "by_kind": dict(sorted(by_kind.items())),
+        "by_region": dict(sorted(by_region.items())),
+        "announced": _announced(announcement, count),
+        "members": [
+            {
+                "code": row.code,
+                "name": row.name,
+                "kind": row.kind,
+                "region": row.region,
+                "member_since": row.effective_on.isoformat(),
+                "date_uncertain": row.earliest_on is not None,
+            }
+            for row in members
+        ],
+    }
+
+
+def _announced(announcement: Announcement | None, count: int) -> dict | None:
+    if announcement is None:
+        return None
+    return {
+        "as_of": announcement.as_of.isoformat(),
+        "count": announcement.count,
+        "source": source_dict(announcement.source),
+        "note": announcement.note,
+        "difference": count - announcement.count,
+    }
+
+
+# --- counts over time -------------------------------------------------------------------------
+
+
+def counts_series(
+    session: Session,
+    group: Group,
+    start: date | None,
+    end: date | None,
+    interval: str,
+    known_at: datetime | None,
+) -> dict:
+    """Membership counts at the end of each interval, in one pass over the group's events."""
+    start = start or group.established_on
+    end, known_at = _defaults(end, known_at)
+    points_at = _points(start, end, interval)
+    rows = session.execute(
+        select(Event.participant_id, Event.type, Event.effective_on, Event.earliest_on)
+        .where(Event.group_id == group.id, visible_at(known_at), Event.effective_on <= end)
+        .order_by(Event.effective_on, Event.id)
+    ).all()
+    windows = sorted(
+        (row.earliest_on, row.effective_on, row.participant_id)
+        for row in rows
+        if row.type == "accession" and row.earliest_on is not None
+    )
+    announcements = announcements_of(session, group, known_at)
+    member: set[int] = set()
+    active: list[tuple[date, int]] = []  # heap of (window end, participant)
+    next_event = next_window = next_announcement = 0
+    announced = None
+    interval_start = start
+    points = []
+    for point in points_at:
+        joined = left = 0
+        while next_event < len(rows) and rows[next_event].effective_on <= point:
+            row = rows[next_event]
+            next_event += 1
+            counted = row.effective_on >= interval_start
+            if row.type == "accession":
+                member.add(row.participant_id)
+                joined += counted
+            else:
+                member.discard(row.participant_id)
+                left += counted
+        while next_window < len(windows) and windows[next_window][0] <= point:
+            heapq.heappush(active, (windows[next_window][1], windows[next_window][2]))
+            next_window += 1
+        while active and active[0][0] <= point:
+            heapq.heappop(active)
+        while (
+            next_announcement < len(announcements)
+            and announcements[next_announcement].as_of <= point
+        ):
+            announced = announcements[next_announcement].count
+            next_announcement += 1
+        possibly = len({participant for _, participant in active} - member)
+        points.append(
+            {
+                "date": point.isoformat(),
+                "count": len(member),
+                "joined": joined,
+                "left": left,
+                "possibly_members": possibly,
+                "announced": announced,
+            }
+        )
+        interval_start = date.fromordinal(point.toordinal() + 1)
+    return {
+        "group": group.slug,
+        "interval": interval,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "known_at": isoformat_z(known_at),
+        "points": points,
+    }
+
+
+def _points(start: date, end: date, interval: str) -> list[date]:
+    """The point dates, or 422 when the range is empty or too long."""
+    if start > end:
+        raise validation_problem("from", "must not be after 'to'")
+    points = interval_ends(start, end, interval, limit=MAX_POINTS)
+    if points is None:
+        raise validation_problem(
+            "interval", f"the series would have more than {MAX_POINTS} points; widen the interval"
+        )
+    return points
+
+
+MAX_POINTS = 10_000
+
+
+# --- instruments ------------------------------------------------------------------------------
+
+
+def instrument_participants(
+    session: Session,
+    instrument: Instrument,
+    as_of: date | None,
+    known_at: datetime | None,
+    members_of: Group | None = None,
+) -> dict:
+    """Who is committed to ``instrument`` on ``as_of``, to which provisions, and who reported."""
+    as_of, known_at = _defaults(as_of, known_at)
+    rows = session.execute(
+        select(
+            Event.participant_id,
+            Event.type,
+            Event.effective_on,
+            Event.earliest_on,
+            Event.provisions,
+            Participant.code,
+            Participant.name,
+            Participant.kind,
+        )
+        .join(Participant, Event.participant_id == Participant.id)
+        .where(
+            Event.instrument_id == instrument.id, visible_at(known_at), Event.effective_on <= as_of
+        )
+        .order_by(Event.effective_on, Event.id)
+    )
+    standings: dict[int, Standing] = defaultdict(Standing)
+    who: dict[int, tuple] = {}
+    for row in rows:
+        standings[row.participant_id].apply(
+            row.type, row.effective_on, row.earliest_on is not None, row.provisions
+        )
+        who[row.participant_id] = (row.code, row.name, row.kind)
+    allowed = None
+    if members_of is not None:
+        report = members_report(session, members_of, as_of, known_at)
+        allowed = {m["code"] for m in report["members"]}
+    committed = [
+        (who[pid], s)
+        for pid, s in standings.items()
+        if s.open and (allowed is None or who[pid][0] in allowed)
+    ]
+    committed.sort(key=lambda item: (item[0][1], item[0][0]))
+    numbers = [p.number for p in instrument.provisions]
+    by_provision = {
+        str(n): sum(1 for _, s in committed if s.provisions is None or n in s.provisions)
+        for n in numbers
+    }
+    full = sum(1 for _, s in committed if _is_full(s.provisions, numbers))
+    return {
+        "instrument": instrument.slug,
+        "as_of": as_of.isoformat(),
+        "known_at": isoformat_z(known_at),
+        "members_of": members_of.slug if members_of else None,
+        "count": len(committed),
+        "full": full,
+        "partial": len(committed) - full,
+        "by_provision": by_provision,
+        "reported": sum(1 for _, s in committed if s.last_report_on is not None),
+        "participants": [
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "committed_since": s.periods[-1]["since"].isoformat(),
+                "date_uncertain": s.periods[-1]["since_uncertain"],
+                "provisions": s.provisions,
+                "full": _is_full(s.provisions, numbers),
+                "last_report_on": s.last_report_on.isoformat() if s.last_report_on else None,
+            }
+            for (code, name, kind), s in committed
+        ],
+    }
+
+
+def _is_full(provisions: list[int] | None, numbers: list[int]) -> bool:
+    return provisions is None or set(numbers) <= set(provisions)
+
+
+def instrument_counts(
+    session: Session,
+    instrument: Instrument,
+    start: date | None,
+    end: date | None,
+    interval: str,
+    known_at: datetime | None,
+) -> dict:
+    """Committed participants at the end of each interval, in one pass over the events."""
+    start = start or instrument.adopted_on
+    end, known_at = _defaults(end, known_at)
+    points_at = _points(start, end, interval)
+    rows = session.execute(
+        select(Event.participant_id, Event.type, Event.effective_on)
+        .where(
+            Event.instrument_id == instrument.id, visible_at(known_at), Event.effective_on <= end
+        )
+        .order_by(Event.effective_on, Event.id)
+    ).all()
+    committed: set[int] = set()
+    reported: set[int] = set()
+    next_event = 0
+    interval_start = start
+    points = []
+    for point in points_at:
+        joined = left = reports = 0
+        while next_event < len(rows) and rows[next_event].effective_on <= point:
+            row = rows[next_event]
+            next_event += 1
+            counted = row.effective_on >= interval_start
+            if row.type == "commitment":
+                joined += counted and row.participant_id not in committed
+                committed.add(row.participant_id)
+            elif row.type == "withdrawal":
+                committed.discard(row.participant_id)
+                left += counted
+            else:
+                reported.add(row.participant_id)
+                reports += counted
+        points.append(
+            {
+                "date": point.isoformat(),
+                "count": len(committed),
+                "joined": joined,
+                "left": left,
+                "reports": reports,
+                "reported": len(committed & reported),
+            }
+        )
+        interval_start = date.fromordinal(point.toordinal() + 1)
+    return {
+        "instrument": instrument.slug,
+        "interval": interval,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "known_at": isoformat_z(known_at),
+        "points": points,
+    }

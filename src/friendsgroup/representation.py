@@ -1,0 +1,68 @@
+"""Responses in the representation the client asked for: JSON or CSV, with ETags on reports."""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+
+from flask import Response, request
+
+CSV_MIMETYPE = "text/csv"
+# A spreadsheet treats a cell starting with these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def wants_csv(format_arg: str | None = None) -> bool:
+    """True when the client asked for CSV by ``?format=csv`` or ``Accept: text/csv``."""
+    if format_arg is not None:
+        return format_arg == "csv"
+    accept = request.accept_mimetypes
+    return accept[CSV_MIMETYPE] > accept["application/json"]
+
+
+def neutralise(value) -> str:
+    """A CSV cell that no spreadsheet will evaluate."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """CSV with a header row; every cell neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    """A JSON response without going through a schema (the caller built ``body``)."""
+    response = Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+    )
+    response.headers.update(headers or {})
+    return response
+
+
+def csv_response(header: Sequence[str], rows: Iterable[Sequence], headers: dict | None = None):
+    """A UTF-8 CSV response."""
+    response = Response(csv_text(header, rows), mimetype=CSV_MIMETYPE)
+    response.headers.update(headers or {})
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def conditional(response: Response) -> Response:
+    """Tag the response with a strong ETag and answer 304 to a matching ``If-None-Match``."""
+    response.add_etag()
+    response.headers["Vary"] = "Accept"
+    return response.make_conditional(request)

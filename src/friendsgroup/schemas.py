@@ -1,0 +1,376 @@
+"""Marshmallow schemas: the contract of every request and response body."""
+
+import re
+from datetime import UTC
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from .intervals import INTERVALS
+from .models import EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
+from .timeutil import isoformat_z
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{2,32}$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+URL_VALIDATOR = validate.URL(schemes={"http", "https"}, require_tld=False)
+
+
+class BaseSchema(Schema):
+    """Every body refuses unknown fields."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Text(fields.String):
+    """A string that is valid UTF-8 text without NUL characters, within a length limit."""
+
+    def __init__(self, *, max_length: int, min_length: int = 0, **kwargs) -> None:
+        super().__init__(validate=validate.Length(min=min_length, max=max_length), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValidationError("must be valid Unicode text (no lone surrogates)") from error
+        return text
+
+
+class Code(Text):
+    """A participant code: 2–32 characters of A–Z, 0–9 and ``-``; returned upper-case."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=32, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not CODE_PATTERN.match(text):
+            raise ValidationError("must be 2-32 characters of A-Z, 0-9 and '-'")
+        return text.upper()
+
+
+class Slug(Text):
+    """A group or instrument slug: lower-case letters, digits and inner hyphens."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=64, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not SLUG_PATTERN.match(text):
+            raise ValidationError("must be lower-case letters, digits and inner '-'")
+        return text
+
+
+class Url(Text):
+    """An absolute http(s) URL."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=2000, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        URL_VALIDATOR(text)
+        return text
+
+
+class Timestamp(fields.DateTime):
+    """An ISO 8601 instant; dumped in UTC with ``Z``; a naive value is read as UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else isoformat_z(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class SourceSchema(BaseSchema):
+    """Where a fact comes from."""
+
+    url = Url(required=True)
+    title = Text(max_length=300, allow_none=True)
+    publisher = Text(max_length=300, allow_none=True)
+    published_on = fields.Date(allow_none=True)
+    reliability = fields.String(load_default="unverified", validate=validate.OneOf(RELIABILITIES))
+
+
+class ParticipantRefSchema(BaseSchema):
+    """A participant as it appears inside an event."""
+
+    code = fields.String(dump_only=True)
+    name = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True)
+
+
+class ParticipantCreateSchema(BaseSchema):
+    """Body of ``POST /participants``: a region or an organisation."""
+
+    code = Code(required=True)
+    name = Text(required=True, min_length=1, max_length=300)
+    kind = fields.String(required=True, validate=validate.OneOf(PARTICIPANT_KINDS))
+    url = Url(allow_none=True)
+
+
+class ParticipantSchema(BaseSchema):
+    """A participant."""
+
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.String(allow_none=True)
+    sub_region = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+
+
+class PeriodSchema(BaseSchema):
+    """One membership or commitment period; ``until`` is null while it lasts."""
+
+    since = fields.Date()
+    until = fields.Date(allow_none=True)
+    since_uncertain = fields.Boolean()
+
+
+class ParticipantMembershipSchema(BaseSchema):
+    """A participant's periods in one group."""
+
+    group = fields.String()
+    member = fields.Boolean()
+    periods = fields.List(fields.Nested(PeriodSchema))
+
+
+class ParticipantCommitmentSchema(BaseSchema):
+    """A participant's standing under one instrument."""
+
+    instrument = fields.String()
+    committed = fields.Boolean()
+    provisions = fields.List(fields.Integer(), allow_none=True)
+    periods = fields.List(fields.Nested(PeriodSchema))
+    last_report_on = fields.Date(allow_none=True)
+
+
+class ParticipantDetailSchema(ParticipantSchema):
+    """A participant with its derived history as of a date and an instant."""
+
+    as_of = fields.Date()
+    known_at = Timestamp()
+    memberships = fields.List(fields.Nested(ParticipantMembershipSchema))
+    commitments = fields.List(fields.Nested(ParticipantCommitmentSchema))
+
+
+class GroupCreateSchema(BaseSchema):
+    """Body of ``POST /groups``."""
+
+    slug = Slug(required=True)
+    name = Text(required=True, min_length=1, max_length=300)
+    established_on = fields.Date(required=True)
+    member_kinds = fields.List(
+        fields.String(validate=validate.OneOf(PARTICIPANT_KINDS)),
+        required=True,
+        validate=validate.Length(min=1, max=3),
+    )
+    url = Url(allow_none=True)
+    description = Text(max_length=5000, allow_none=True)
+
+
+class GroupSchema(GroupCreateSchema):
+    """A group."""
+
+
+class ProvisionSchema(BaseSchema):
+    """One numbered provision of an instrument."""
+
+    number = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    title = Text(required=True, min_length=1, max_length=300)
+
+
+class InstrumentCreateSchema(BaseSchema):
+    """Body of ``POST /instruments``."""
+
+    slug = Slug(required=True)
+    name = Text(required=True, min_length=1, max_length=300)
+    short_name = Text(max_length=300, allow_none=True)
+    adopted_on = fields.Date(required=True)
+    url = Url(allow_none=True)
+    description = Text(max_length=5000, allow_none=True)
+    group = Slug(allow_none=True)
+    provisions = fields.List(
+        fields.Nested(ProvisionSchema), load_default=list, validate=validate.Length(max=1000)
+    )
+
+    @validates_schema
+    def provision_numbers_unique(self, data, **_kwargs):
+        numbers = [p["number"] for p in data.get("provisions") or []]
+        if len(numbers) != len(set(numbers)):
+            raise ValidationError("provision numbers must be unique", "provisions")
+
+
+class InstrumentSchema(InstrumentCreateSchema):
+    """An instrument with its provisions."""
+
+    group = fields.Function(lambda i: i.group.slug if i.group else None)
+
+
+class EventCreateSchema(BaseSchema):
+    """Body of an accession or withdrawal."""
+
+    participant = Code(required=True)
+    effective_on = fields.Date(required=True)
+    earliest_on = fields.Date(allow_none=True)
+    sources = fields.List(
+        fields.Nested(SourceSchema), load_default=list, validate=validate.Length(max=20)
+    )
+    note = Text(max_length=5000, allow_none=True)
+
+
+def _provisions_field() -> fields.List:
+    """``null`` for all provisions, or a list of distinct provision numbers."""
+    return fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=1000)),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(min=1, max=1000),
+    )
+
+
+class CommitmentCreateSchema(EventCreateSchema):
+    """Body of a commitment: all provisions (null) or the listed ones."""
+
+    provisions = _provisions_field()
+
+
+class ReportCreateSchema(EventCreateSchema):
+    """Body of a report: a published report needs at least one source."""
+
+    sources = fields.List(
+        fields.Nested(SourceSchema), required=True, validate=validate.Length(min=1, max=20)
+    )
+
+
+class RetractionSchema(BaseSchema):
+    """Body of a retraction."""
+
+    reason = Text(required=True, min_length=1, max_length=5000)
+
+
+class CorrectionSchema(BaseSchema):
+    """Body of a correction: the reason and the fields that change."""
+
+    reason = Text(required=True, min_length=1, max_length=5000)
+    effective_on = fields.Date()
+    earliest_on = fields.Date(allow_none=True)
+    sources = fields.List(fields.Nested(SourceSchema), validate=validate.Length(max=20))
+    note = Text(max_length=5000, allow_none=True)
+    provisions = _provisions_field()
+
+
+class EventSchema(BaseSchema):
+    """An event as recorded, with its retraction and supersession marks."""
+
+    id = fields.Integer()
+    type = fields.String()
+    group = fields.Function(lambda e: e.group.slug if e.group else None)
+    instrument = fields.Function(lambda e: e.instrument.slug if e.instrument else None)
+    participant = fields.Nested(ParticipantRefSchema)
+    effective_on = fields.Date()
+    earliest_on = fields.Date(allow_none=True)
+    provisions = fields.List(fields.Integer(), allow_none=True)
+    sources = fields.List(fields.Nested(SourceSchema))
+    note = fields.String(allow_none=True)
+    recorded_at = Timestamp()
+    recorded_by = fields.String()
+    retracted_at = Timestamp(allow_none=True)
+    retraction_reason = fields.String(allow_none=True)
+    supersedes = fields.Function(lambda e: e.supersedes_id)
+    superseded_by = fields.Function(lambda e: e.superseded_by.id if e.superseded_by else None)
+
+
+class AnnouncementCreateSchema(BaseSchema):
+    """Body of ``POST /groups/{slug}/announcements``."""
+
+    as_of = fields.Date(required=True)
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
+    source = fields.Nested(SourceSchema, required=True)
+    note = Text(max_length=5000, allow_none=True)
+
+
+class AnnouncementSchema(AnnouncementCreateSchema):
+    """An announced total."""
+
+    id = fields.Integer()
+    group = fields.Function(lambda a: a.group.slug)
+    recorded_at = Timestamp()
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """A ``{"items": [...], "next_cursor": ...}`` page of the given items."""
+    return type(
+        name,
+        (BaseSchema,),
+        {
+            "items": fields.List(fields.Nested(item_schema)),
+            "next_cursor": fields.String(allow_none=True),
+            "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} items.",
+        },
+    )
+
+
+class PageArgsSchema(BaseSchema):
+    """Cursor pagination: ``limit`` 1–500 and an opaque ``cursor``."""
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
+
+
+class ParticipantListArgsSchema(PageArgsSchema):
+    """Filters of the participant list."""
+
+    kind = fields.String(validate=validate.OneOf(PARTICIPANT_KINDS))
+    region = fields.String(validate=validate.Length(max=64))
+    q = Text(max_length=300)
+
+
+class KnownAtArgsSchema(BaseSchema):
+    """``known_at``: what the registry knew at that instant (default now)."""
+
+    known_at = Timestamp(load_default=None)
+
+
+class AsOfArgsSchema(KnownAtArgsSchema):
+    """``as_of`` (default today) and ``known_at``."""
+
+    as_of = fields.Date(load_default=None)
+    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
+
+
+class CountsArgsSchema(KnownAtArgsSchema):
+    """Range and interval of a counts series."""
+
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    interval = fields.String(load_default="month", validate=validate.OneOf(INTERVALS))
+    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
+
+
+class InstrumentParticipantsArgsSchema(AsOfArgsSchema):
+    """``as_of``, ``known_at`` and an optional group whose members alone are counted."""
+
+    members_of = Slug(load_default=None)
+
+
+class EventListArgsSchema(PageArgsSchema, KnownAtArgsSchema):
+    """Filters of an event list."""
+
+    participant = Code()
+    type = fields.String(validate=validate.OneOf(EVENT_TYPES))
+    include_retracted = fields.Boolean(load_default=False)
+
+
+ParticipantPageSchema = page_schema(ParticipantSchema, "ParticipantPageSchema")
+EventPageSchema = page_schema(EventSchema, "EventPageSchema")
+GroupPageSchema = page_schema(GroupSchema, "GroupPageSchema")
+InstrumentPageSchema = page_schema(InstrumentSchema, "InstrumentPageSchema")
+AnnouncementPageSchema = page_schema(AnnouncementSchema, "AnnouncementPageSchema")
