@@ -11,6 +11,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .api import init_app as init_api
 
     app = Flask(__name__)
+    app.json.sort_keys = False
     app.config.update(Config().as_dict())
     app.config.update(config or {})
     db.init_app(app)

@@ -23,7 +23,6 @@ class Config:
         self.OPENAPI_VERSION = "3.1.0"
         self.OPENAPI_URL_PREFIX = "/api/v1"
         self.OPENAPI_JSON_PATH = "openapi.json"
-        self.JSON_SORT_KEYS = False
 
     def as_dict(self) -> dict:
         """The settings as a mapping for ``app.config.update``."""

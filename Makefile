@@ -1,0 +1,52 @@
+# friendsgroup: `make serve` to run it, `make test` to test it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# pytest workers: two by default (this suite is I/O-bound on the database).
+PYTEST_WORKERS ?= 2
+
+.PHONY: serve test lint bench bench-quick install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## serve: install, migrate the database, load the HAIP seeds, serve on $(HOST):$(PORT)
+serve: install
+	$(BIN)/friendsgroup db upgrade
+	$(BIN)/friendsgroup seed
+	$(BIN)/friendsgroup serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite (SQLite, or PostgreSQL when TEST_DATABASE_URL is set)
+test: install-dev
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
+
+## bench: the performance figures of SPEC §7 on PostgreSQL (BENCH_DATABASE_URL)
+bench: install-dev
+	$(BIN)/python -m bench.run
+
+## bench-quick: a small run that checks the benchmark itself works
+bench-quick: install-dev
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.sqlite3*

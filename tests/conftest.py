@@ -1,0 +1,109 @@
+"""Fixtures: a migrated database per test worker (SQLite, or PostgreSQL via TEST_DATABASE_URL),
+an app, a client, a CLI runner, a token, and a clean database for every test."""
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from friendsgroup import create_app
+from friendsgroup.db import get_db
+from friendsgroup.migrate import upgrade
+from friendsgroup.models import Base
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _fresh_postgres_database(base_url: str, suffix: str) -> str:
+    """Create (or re-create) a database named after the base one and ``suffix``."""
+    url = make_url(base_url)
+    name = f"{url.database}_{suffix}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def blank_database_factory(tmp_path_factory):
+    """Make empty databases of the kind under test."""
+    counter = iter(range(1000))
+
+    def make() -> str:
+        n = next(counter)
+        if TEST_DATABASE_URL:
+            return _fresh_postgres_database(TEST_DATABASE_URL, f"{_worker()}_blank{n}")
+        return f"sqlite:///{tmp_path_factory.mktemp('blank') / f'blank{n}.sqlite3'}"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """One migrated database per test worker."""
+    if TEST_DATABASE_URL:
+        url = _fresh_postgres_database(TEST_DATABASE_URL, _worker())
+    else:
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('db')) / 'test.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+def clean(app) -> None:
+    """Empty every table, keeping the schema and its migration mark."""
+    engine = get_db(app).engine
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app(database_url):
+    """An app on the clean test database."""
+    application = create_app({"DATABASE_URL": database_url, "TESTING": True})
+    clean(application)
+    yield application
+    get_db(application).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def token(app) -> str:
+    """The secret of a fresh API token named ``secretariat``."""
+    from friendsgroup.auth import create_token
+
+    with get_db(app).transaction() as session:
+        return create_token(session, "secretariat")
+
+
+@pytest.fixture
+def auth(token) -> dict:
+    """Headers that authorise a write."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def session(app):
+    """A read session on the test database, for asserting what was written."""
+    with get_db(app).transaction(write=False) as s:
+        yield s
