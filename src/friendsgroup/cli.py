@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import click
 from flask import Flask, current_app, has_app_context
+from flask.cli import ScriptInfo
 from sqlalchemy import select
 
 from . import migrate
@@ -15,9 +16,12 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def app() -> Flask:
-    """The running app (under ``flask``) or a new one from the environment."""
+    """The app of ``flask --app`` (or a test runner), else a new one from the environment."""
     if has_app_context():
         return current_app._get_current_object()
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is not None:
+        return info.load_app()
     from . import create_app
 
     return create_app()
