@@ -107,7 +107,9 @@ def test_bad_participant_is_422_naming_the_field(client, auth, session, body, fi
 def test_malformed_json_is_400(client, auth, session):
     before = row_counts(session)
     response = client.post(
-        "/api/v1/participants", data='{"code": "EU",', content_type="application/json",
+        "/api/v1/participants",
+        data='{"code": "EU",',
+        content_type="application/json",
         headers=auth,
     )
     assert_problem(response, 400, "bad-request")
@@ -143,11 +145,17 @@ def test_participant_list_filters_and_pages(client, auth):
         assert client.post("/api/v1/participants", json=body, headers=auth).status_code == 201
     client.post(
         "/api/v1/groups",
-        json={"slug": "g", "name": "G", "established_on": "2024-01-01", "member_kinds": ["country"]},
+        json={
+            "slug": "g",
+            "name": "G",
+            "established_on": "2024-01-01",
+            "member_kinds": ["country"],
+        },
         headers=auth,
     )
     client.post(
-        "/api/v1/groups/g/accessions", json={"participant": "jp", "effective_on": "2024-02-01"},
+        "/api/v1/groups/g/accessions",
+        json={"participant": "jp", "effective_on": "2024-02-01"},
         headers=auth,
     )
     first = client.get("/api/v1/participants?limit=2")

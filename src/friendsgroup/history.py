@@ -34,7 +34,11 @@ class Step:
 
 
 def timeline_problem(
-    steps: Iterable[Step], new: Step | None, target: str, is_group: bool
+    steps: Iterable[Step],
+    new: Step | None,
+    target: str,
+    is_group: bool,
+    who: str = "the participant",
 ) -> Problem | None:
     """The first rule a (participant, group/instrument) timeline breaks, or None.
 
@@ -43,6 +47,7 @@ def timeline_problem(
     """
     ordered = sorted([*steps, *([new] if new else [])], key=lambda s: (s.effective_on, s.order))
     active = False
+    since: date | None = None
     for step in ordered:
         broken = (
             (step.type == "accession" and active)
@@ -50,7 +55,9 @@ def timeline_problem(
             or (step.type == "report" and not active)
         )
         if broken:
-            return _rule_problem(step, new, target, is_group)
+            return _rule_problem(step, new, _Context(target, is_group, who, since))
+        if step.type in OPENING and not active:
+            since = step.effective_on
         if step.type in OPENING:
             active = True
         elif step.type == "withdrawal":
@@ -58,14 +65,25 @@ def timeline_problem(
     return None
 
 
-def _rule_problem(step: Step, new: Step | None, target: str, is_group: bool) -> Problem:
+@dataclass(frozen=True)
+class _Context:
+    """What a rule problem's message names."""
+
+    target: str
+    is_group: bool
+    who: str
+    since: date | None
+
+
+def _rule_problem(step: Step, new: Step | None, context: _Context) -> Problem:
     """The 409 for a timeline broken at ``step``."""
     on = step.effective_on.isoformat()
+    target, who = context.target, context.who
     if step is not new:
         return conflict(
             "history-conflict",
             "History conflict",
-            f"the change would leave event {step.event_id} ({step.type} on {on}) "
+            f"the change would leave event {step.event_id} ({step.type} of {who} on {on}) "
             f"inconsistent with the rest of the history in {target}",
             "effective_on",
         )
@@ -73,22 +91,28 @@ def _rule_problem(step: Step, new: Step | None, target: str, is_group: bool) -> 
         return conflict(
             "already-member",
             "Already a member",
-            f"already a member of {target} on {on}",
+            f"{who} is a member of {target} since {context.since} (accession on {on} refused)",
             "effective_on",
         )
     if step.type == "report":
         return conflict(
             "no-active-commitment",
             "No active commitment",
-            f"no active commitment to {target} on {on}",
+            f"{who} has no active commitment to {target} on {on}",
             "effective_on",
         )
-    if is_group:
+    if context.is_group:
         return conflict(
-            "not-a-member", "Not a member", f"not a member of {target} on {on}", "effective_on"
+            "not-a-member",
+            "Not a member",
+            f"{who} is not a member of {target} on {on}",
+            "effective_on",
         )
     return conflict(
-        "not-committed", "Not committed", f"not committed to {target} on {on}", "effective_on"
+        "not-committed",
+        "Not committed",
+        f"{who} is not committed to {target} on {on}",
+        "effective_on",
     )
 
 
@@ -181,9 +205,9 @@ def visible_steps(session: Session, target: Target, participant: Participant) ->
     return [Step(row.type, row.effective_on, row.id, row.id) for row in rows]
 
 
-def _enforce(target: Target, steps: list[Step], new: Step | None) -> None:
+def _enforce(target: Target, who: str, steps: list[Step], new: Step | None) -> None:
     """Raise the first rule the timeline breaks."""
-    problem = timeline_problem(steps, new, target.slug, target.is_group)
+    problem = timeline_problem(steps, new, target.slug, target.is_group, who)
     if problem is not None:
         raise problem
 
@@ -215,7 +239,7 @@ def record_event(
         raise validation_problem("sources", "a report needs at least one source")
     lock_participant(session, participant)
     steps = visible_steps(session, target, participant)
-    _enforce(target, steps, _new_step(event_type, data["effective_on"]))
+    _enforce(target, participant.code, steps, _new_step(event_type, data["effective_on"]))
     event = Event(
         type=event_type,
         participant=participant,
@@ -256,7 +280,7 @@ def retract_event(session: Session, event: Event, reason: str, at: datetime | No
     _refuse_if_retracted(event)
     target = _target_of(event)
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
-    _enforce(target, steps, None)
+    _enforce(target, event.participant.code, steps, None)
     event.retracted_at = at or utcnow()
     event.retraction_reason = reason
     session.flush()
@@ -280,7 +304,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     if event.type == "report" and not sources:
         raise validation_problem("sources", "a report needs at least one source")
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
-    _enforce(target, steps, _new_step(event.type, effective_on))
+    _enforce(target, event.participant.code, steps, _new_step(event.type, effective_on))
     now = utcnow()
     event.retracted_at = now
     event.retraction_reason = changes["reason"]
