@@ -78,6 +78,21 @@ def app(database_url):
 
 
 @pytest.fixture
+def make_app():
+    """Build extra apps (e.g. on other databases); their connections are closed afterwards."""
+    made = []
+
+    def make(**config):
+        application = create_app(config)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        get_db(application).dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -2,12 +2,11 @@
 
 import pytest
 
-from friendsgroup import create_app
 from tests.helpers import assert_problem, row_counts
 
 
-def test_create_app_takes_overrides(database_url):
-    app = create_app({"DATABASE_URL": database_url, "MAX_CONTENT_LENGTH": 1234})
+def test_create_app_takes_overrides(make_app, database_url):
+    app = make_app(DATABASE_URL=database_url, MAX_CONTENT_LENGTH=1234)
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
     assert app.config["DATABASE_URL"] == database_url
 
@@ -19,8 +18,8 @@ def test_healthz_and_readyz(client):
     assert ready.json["status"] == "ready"
 
 
-def test_readyz_is_503_on_an_unmigrated_database(blank_database_factory):
-    app = create_app({"DATABASE_URL": blank_database_factory()})
+def test_readyz_is_503_on_an_unmigrated_database(make_app, blank_database_factory):
+    app = make_app(DATABASE_URL=blank_database_factory())
     response = app.test_client().get("/readyz")
     body = assert_problem(response, 503, "schema-not-current")
     assert "friendsgroup db upgrade" in body["detail"]
