@@ -19,12 +19,18 @@ def app() -> Flask:
     """The app of ``flask --app`` (or a test runner), else a new one from the environment."""
     if has_app_context():
         return current_app._get_current_object()
-    info = click.get_current_context().find_object(ScriptInfo)
+    context = click.get_current_context()
+    info = context.find_object(ScriptInfo)
     if info is not None:
         return info.load_app()
-    from . import create_app
+    root = context.find_root()
+    if "friendsgroup.app" not in root.meta:
+        from . import create_app
 
-    return create_app()
+        created = root.meta["friendsgroup.app"] = create_app()
+        # A one-shot command closes its connections rather than leave them to the collector.
+        root.call_on_close(lambda: get_db(created).dispose())
+    return root.meta["friendsgroup.app"]
 
 
 def fail(message: str) -> None:
@@ -65,13 +71,8 @@ def downgrade(revision: str) -> None:
 
 
 def _current(url: str) -> str | None:
-    from .db import make_engine
-
-    engine = make_engine(url)
-    try:
-        return migrate.schema_status(engine).current
-    finally:
-        engine.dispose()
+    """The revision the database is at after a migration."""
+    return migrate.schema_status(get_db(app()).engine).current
 
 
 @db.command()
