@@ -1,0 +1,93 @@
+"""The load client: keep-alive HTTP over loopback, run in its own process."""
+
+import http.client
+import json
+import threading
+import time
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the server."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.port = port
+        self.headers = {"Accept": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        """Status and body; a GET is retried once on a connection the server had closed."""
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            return self._send(method, path, data, headers)
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # A POST is not retried: it may have been recorded.
+            if method != "GET":
+                raise
+            self.http.close()
+            return self._send(method, path, data, headers)
+
+    def _send(self, method, path, data, headers) -> tuple[int, bytes]:
+        self.http.request(method, path, body=data, headers=headers)
+        response = self.http.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def latency(port: int, path: str, n: int, warmup: int) -> tuple[list[float], dict]:
+    """Seconds per GET of ``path`` (``n`` timed after ``warmup``), and the last answer."""
+    connection = Connection(port)
+    timings, body = [], b""
+    for i in range(warmup + n):
+        started = time.perf_counter()
+        status, body = connection.request("GET", path)
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+        if i >= warmup:
+            timings.append(elapsed)
+    connection.close()
+    return timings, json.loads(body)
+
+
+def post_all(
+    port: int, token: str, requests: list[tuple[str, dict]], clients: int
+) -> tuple[list[tuple[int, dict | None]], float]:
+    """POST each (path, body) from ``clients`` threads, each on its own connection.
+
+    Returns (status, JSON answer) in request order, and the seconds from the common start
+    to the last answer. A transport error is status 0: its outcome is unknown.
+    """
+    results: list[tuple[int, dict | None]] = [(0, None)] * len(requests)
+    chunks = [range(len(requests))[t::clients] for t in range(clients)]
+    start = threading.Barrier(clients + 1)
+
+    def work(indexes: range) -> None:
+        connection = Connection(port, token)
+        start.wait()
+        for i in indexes:
+            path, body = requests[i]
+            try:
+                status, answer = connection.request("POST", path, body)
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = Connection(port, token)
+                continue
+            results[i] = (status, json.loads(answer) if answer else None)
+        connection.close()
+
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - began

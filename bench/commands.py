@@ -1,0 +1,57 @@
+"""The ``friendsgroup`` command run as a subprocess, as an operator would run it."""
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def friendsgroup_bin() -> str:
+    """The console script installed beside this interpreter."""
+    return str(Path(sys.executable).parent / "friendsgroup")
+
+
+def friendsgroup(env: dict, *args: str, timeout: float = 120) -> str:
+    """Run a command; its stdout, or an error carrying its stderr."""
+    done = subprocess.run(
+        [friendsgroup_bin(), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"friendsgroup {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+@dataclass
+class Measured:
+    """A finished command with its wall time and peak memory."""
+
+    returncode: int
+    seconds: float
+    max_rss: int  # bytes
+    output: str
+
+
+def measured(command: list[str], env: dict, log: Path, timeout: float) -> Measured:
+    """Run a command and take its wall time and its peak RSS (from ``wait4``'s rusage)."""
+    with log.open("w+b") as handle:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        # Popen never saw the exit; tell it, so that it does not wait for the pid again.
+        process.returncode = os.waitstatus_to_exitcode(status)
+        handle.seek(0)
+        output = handle.read().decode(errors="replace")
+    # ru_maxrss is in kilobytes on Linux.
+    return Measured(process.returncode, seconds, usage.ru_maxrss * 1024, output)

@@ -1,0 +1,116 @@
+"""The bench database: re-creating it, and the SQL the bench reads it with."""
+
+import random
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/friendsgroup_bench"
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_name(url: str) -> str:
+    """The database a URL names."""
+    return urlsplit(url).path.lstrip("/")
+
+
+def conninfo(url: str) -> str:
+    """A libpq URL for psycopg from a SQLAlchemy one."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def recreate(url: str) -> None:
+    """Drop and create the database (from the ``postgres`` database, outside a transaction)."""
+    name = sql.Identifier(database_name(url))
+    admin = conninfo(with_database(url, "postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def server_facts(url: str) -> dict:
+    """PostgreSQL's version and the settings that bear on the figures."""
+    with psycopg.connect(conninfo(url)) as connection:
+        facts = {"version": connection.execute("SHOW server_version").fetchone()[0]}
+        for name in ("shared_buffers", "synchronous_commit", "fsync", "max_connections"):
+            facts[name] = connection.execute(sql.SQL("SHOW {}").format(sql.Identifier(name)))
+            facts[name] = facts[name].fetchone()[0]
+        return facts
+
+
+def vacuum_analyze(url: str) -> None:
+    """Bring planner statistics and the visibility map up to date, as autovacuum would."""
+    with psycopg.connect(conninfo(url), autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE)")
+
+
+def ids(url: str, table: str, key: str) -> dict[str, int]:
+    """``key`` → id for every row of a table (groups, instruments, participants)."""
+    query = sql.SQL("SELECT {}, id FROM {}").format(sql.Identifier(key), sql.Identifier(table))
+    with psycopg.connect(conninfo(url)) as connection:
+        return dict(connection.execute(query).fetchall())
+
+
+def retraction_candidates(url: str, hot_group: str, count: int, seed: int = 7) -> list[int]:
+    """Events whose retraction keeps their history valid: the last of a (participant, group).
+
+    Dropping the last step of a valid alternation leaves a valid one. A few are taken from
+    the hot group so that its reports see retractions too.
+    """
+    query = """
+        SELECT DISTINCT ON (e.group_id, e.participant_id) e.id, g.slug = %s
+        FROM events e JOIN groups g ON g.id = e.group_id
+        WHERE e.retracted_at IS NULL
+        ORDER BY e.group_id, e.participant_id, e.effective_on DESC, e.id DESC
+    """
+    with psycopg.connect(conninfo(url)) as connection:
+        rows = connection.execute(query, (hot_group,)).fetchall()
+    rng = random.Random(seed)
+    hot = [event_id for event_id, is_hot in rows if is_hot]
+    other = [event_id for event_id, is_hot in rows if not is_hot]
+    chosen = rng.sample(hot, min(len(hot), max(1, count // 30)))
+    return chosen + rng.sample(other, min(len(other), count - len(chosen)))
+
+
+def verify_writes(url: str, expected: dict) -> list[dict]:
+    """Every 2xx write is in the database exactly once, and nothing else is."""
+    with psycopg.connect(conninfo(url)) as connection:
+
+        def one(query, *params):
+            return connection.execute(query, params).fetchone()[0]
+
+        p3_rows = connection.execute(
+            "SELECT e.id FROM events e JOIN groups g ON g.id = e.group_id WHERE g.slug LIKE %s",
+            ("bench-p3-%",),
+        ).fetchall()
+        checks = [
+            ("groups", one("SELECT count(*) FROM groups"), expected["groups"]),
+            ("instruments", one("SELECT count(*) FROM instruments"), expected["instruments"]),
+            ("events", one("SELECT count(*) FROM events"), expected["events"]),
+            (
+                "retracted events",
+                sorted(
+                    r[0]
+                    for r in connection.execute(
+                        "SELECT id FROM events WHERE retracted_at IS NOT NULL"
+                    )
+                ),
+                sorted(expected["retracted_ids"]),
+            ),
+            ("P3 accessions", sorted(r[0] for r in p3_rows), sorted(expected["p3_ids"])),
+        ]
+    return [
+        {
+            "what": what,
+            "database": len(found) if isinstance(found, list) else found,
+            "2xx": len(wanted) if isinstance(wanted, list) else wanted,
+            "ok": found == wanted,
+        }
+        for what, found, wanted in checks
+    ]
