@@ -1,0 +1,145 @@
+"""Random histories through the API against a plain in-memory model of the rules of SPEC §2."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from friendsgroup.auth import create_token
+from friendsgroup.db import get_db
+from tests.conftest import clean
+from tests.helpers import FRIENDS
+
+PARTICIPANTS = ["KEN", "JPN", "FRA"]
+START = date(2024, 5, 2)
+DAYS = [START + timedelta(days=30 * n) for n in range(8)]
+
+
+@dataclass
+class Recorded:
+    """One event as the model knows it."""
+
+    id: int
+    participant: str
+    type: str
+    on: date
+    retracted: bool = False
+
+
+class Model:
+    """The rules, written as plainly as possible."""
+
+    def __init__(self) -> None:
+        self.events: list[Recorded] = []
+
+    def alternates(self, events: list[tuple[date, float, str]]) -> bool:
+        member = False
+        for _, _, kind in sorted(events):
+            if (kind == "accession") == member:
+                return False
+            member = not member
+        return True
+
+    def timeline(self, participant: str, without: int | None = None):
+        return [
+            (e.on, e.id, e.type)
+            for e in self.events
+            if e.participant == participant and not e.retracted and e.id != without
+        ]
+
+    def may_record(self, participant: str, kind: str, on: date) -> bool:
+        return self.alternates([*self.timeline(participant), (on, float("inf"), kind)])
+
+    def may_retract(self, event: Recorded) -> bool:
+        return not event.retracted and self.alternates(self.timeline(event.participant, event.id))
+
+    def may_correct(self, event: Recorded, on: date) -> bool:
+        rest = self.timeline(event.participant, event.id)
+        return not event.retracted and self.alternates([*rest, (on, float("inf"), event.type)])
+
+    def members(self, on: date) -> list[str]:
+        result = []
+        for participant in PARTICIPANTS:
+            state = False
+            for day, _, kind in sorted(self.timeline(participant)):
+                if day <= on:
+                    state = kind == "accession"
+            if state:
+                result.append(participant)
+        return result
+
+
+actions = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("record"),
+            st.sampled_from(PARTICIPANTS),
+            st.sampled_from(["accession", "withdrawal"]),
+            st.sampled_from(DAYS),
+        ),
+        st.tuples(st.just("retract"), st.integers(0, 20)),
+        st.tuples(st.just("correct"), st.integers(0, 20), st.sampled_from(DAYS)),
+    ),
+    min_size=10,
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=actions,
+    probes=st.lists(
+        st.sampled_from(DAYS + [DAYS[-1] + timedelta(days=400)]), min_size=3, max_size=3
+    ),
+)
+def test_the_api_decides_like_the_model(app, steps, probes):
+    clean(app)
+    with get_db(app).transaction() as session:
+        auth = {"Authorization": f"Bearer {create_token(session, 'model')}"}
+    client = app.test_client()
+    assert client.post("/api/v1/groups", json=FRIENDS, headers=auth).status_code == 201
+    model = Model()
+    for step in steps:
+        if step[0] == "record":
+            _, participant, kind, on = step
+            expected = model.may_record(participant, kind, on)
+            path = "accessions" if kind == "accession" else "withdrawals"
+            response = client.post(
+                f"/api/v1/groups/friends/{path}",
+                json={"participant": participant, "effective_on": on.isoformat()},
+                headers=auth,
+            )
+            assert response.status_code == (201 if expected else 409), (step, response.json)
+            if expected:
+                model.events.append(Recorded(response.json["id"], participant, kind, on))
+        elif not model.events:
+            continue
+        elif step[0] == "retract":
+            event = model.events[step[1] % len(model.events)]
+            expected = model.may_retract(event)
+            response = client.post(
+                f"/api/v1/events/{event.id}/retraction", json={"reason": "test"}, headers=auth
+            )
+            assert response.status_code == (200 if expected else 409), (step, response.json)
+            event.retracted = event.retracted or expected
+        else:
+            event = model.events[step[1] % len(model.events)]
+            on = step[2]
+            expected = model.may_correct(event, on)
+            response = client.post(
+                f"/api/v1/events/{event.id}/correction",
+                json={"reason": "test", "effective_on": on.isoformat()},
+                headers=auth,
+            )
+            assert response.status_code == (201 if expected else 409), (step, response.json)
+            if expected:
+                event.retracted = True
+                model.events.append(
+                    Recorded(response.json["id"], event.participant, event.type, on)
+                )
+    for on in probes:
+        report = client.get(f"/api/v1/groups/friends/members?as_of={on.isoformat()}").json
+        assert sorted(m["code"] for m in report["members"]) == sorted(model.members(on)), on
