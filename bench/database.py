@@ -92,6 +92,12 @@ def verify_writes(url: str, expected: dict) -> list[dict]:
         checks = [
             ("groups", one("SELECT count(*) FROM groups"), expected["groups"]),
             ("instruments", one("SELECT count(*) FROM instruments"), expected["instruments"]),
+            ("participants", one("SELECT count(*) FROM participants"), expected["participants"]),
+            (
+                "event sources",
+                one("SELECT count(*) FROM sources WHERE event_id IS NOT NULL"),
+                expected["sources"],
+            ),
             ("events", one("SELECT count(*) FROM events"), expected["events"]),
             (
                 "retracted events",

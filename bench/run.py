@@ -70,7 +70,7 @@ class Bench:
             Row(
                 "P5a",
                 "peak RSS of a server worker",
-                max(service.peaks.values()) / MB,
+                max(service.peaks.values(), default=0) / MB,
                 "MB",
                 target=150,
                 judged=not self.quick,
@@ -126,6 +126,8 @@ class Bench:
             {
                 "groups": len(data.groups) + len(data.p3_groups),
                 "instruments": len(data.instruments),
+                "participants": len({e["participant"] for e in data.events} | self.p3_codes),
+                "sources": sum(len(event.get("sources", ())) for event in data.events),
                 "events": len(data.events) + len(p3_ids),
                 "retracted_ids": [event["id"] for event in retracted],
                 "p3_ids": p3_ids,
@@ -238,6 +240,7 @@ class Bench:
             )
             for slug, code in pairs[:total]
         ]
+        self.p3_codes = {code for _, code in pairs[:total]}
         progress(f"P3: {total:,} accessions from {clients} concurrent clients")
         results, seconds = self.call(
             client.post_all, self.service.port, self.token, requests, clients
