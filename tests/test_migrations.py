@@ -70,6 +70,7 @@ def test_tokens_are_created_listed_and_revoked(database_url, client):
     assert "revoked" in friendsgroup(database_url, "token", "list").output
     assert friendsgroup(database_url, "token", "revoke", "robot").exit_code == 1
     body = {"code": "EU", "name": "EU", "kind": "region"}
-    refused = client.post("/api/v1/participants", json=body,
-                          headers={"Authorization": f"Bearer {secret}"})
+    refused = client.post(
+        "/api/v1/participants", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
     assert refused.status_code == 401
