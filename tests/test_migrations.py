@@ -74,3 +74,45 @@ def test_tokens_are_created_listed_and_revoked(database_url, client):
         "/api/v1/participants", json=body, headers={"Authorization": f"Bearer {secret}"}
     )
     assert refused.status_code == 401
+
+
+def test_data_survives_upgrades_and_downgrades(blank_database_factory):
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from friendsgroup.migrate import migrations_path
+
+    url = blank_database_factory()
+    revisions = [r.revision for r in ScriptDirectory(str(migrations_path())).walk_revisions()]
+    first = revisions[-1]
+    assert friendsgroup(url, "db", "upgrade", first).exit_code == 0
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO groups (slug, name, established_on, admits_country, admits_region,"
+                    " admits_organisation, created_at) VALUES ('g', 'G', '2024-05-02', true, false,"
+                    " false, '2024-05-02 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO participants (code, name, kind, created_at)"
+                    " VALUES ('KEN', 'Kenya', 'country', '2024-05-02 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO events (type, group_id, participant_id, effective_on, recorded_at,"
+                    " recorded_by) VALUES ('accession', 1, 1, '2024-06-01', '2024-06-01 00:00:00',"
+                    " 'test')"
+                )
+            )
+        for step in (("upgrade",), ("downgrade", first), ("upgrade",)):
+            assert friendsgroup(url, "db", *step).exit_code == 0
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM events")).scalar() == 1
+    finally:
+        engine.dispose()
+    assert friendsgroup(url, "db", "check").exit_code == 0

@@ -185,6 +185,9 @@ class Event(Base):
             "id",
         ),
         Index("ix_events_participant", "participant_id", "effective_on", "id"),
+        # Reports read a group's or instrument's events in timeline order.
+        Index("ix_events_group_effective_on", "group_id", "effective_on", "id"),
+        Index("ix_events_instrument_effective_on", "instrument_id", "effective_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
