@@ -32,5 +32,7 @@ def run(host: str, port: int, workers: int) -> None:
             "graceful_timeout": 10,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            # One control socket per user would clash between servers on one host.
+            "control_socket_disable": True,
         }
     ).run()
