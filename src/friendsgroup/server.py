@@ -12,7 +12,9 @@ class Server(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            # Settings this gunicorn release does not know (older or newer) are skipped.
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self):
         from . import create_app
