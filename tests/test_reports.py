@@ -317,3 +317,16 @@ def test_instrument_participants_and_counts(client, auth, history):
     ]
     as_csv = client.get(f"{url}/participants?as_of=2025-05-01&format=csv")
     assert as_csv.get_data(as_text=True).splitlines()[0].startswith("code,name,kind")
+
+
+def test_an_announcement_before_the_group_existed_is_422(client, auth, session):
+    from tests.helpers import assert_problem, row_counts
+
+    create_group(client, auth)
+    before = row_counts(session)
+    body = {"as_of": "2024-05-01", "count": 3, "source": SOURCE}
+    response = client.post("/api/v1/groups/friends/announcements", json=body, headers=auth)
+    assert_problem(response, 422, "validation-error", "as_of")
+    assert row_counts(session) == before
+    listed = client.get("/api/v1/groups/friends/announcements").json
+    assert listed == {"items": [], "next_cursor": None}

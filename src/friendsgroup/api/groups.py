@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..auth import current_token_name
 from ..db import get_session
+from ..errors import validation_problem
 from ..history import record_event
 from ..models import Announcement, Event, Group, Source
 from ..pagination import paginate
@@ -172,6 +173,10 @@ class Announcements(MethodView):
         """Record a total announced by an authority."""
         session = get_session()
         group = get_group_or_404(session, slug)
+        if data["as_of"] < group.established_on:
+            raise validation_problem(
+                "as_of", f"is before {slug}'s established_on ({group.established_on})"
+            )
         announcement = Announcement(
             group=group,
             as_of=data["as_of"],
