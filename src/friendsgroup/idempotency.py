@@ -36,13 +36,13 @@ def claim(token_id: int, key: str) -> Response | None:
 
     The claim is committed on its own, before the work, so a concurrent retry sees it.
     """
-    if len(key) > 255 or not key.strip():
+    if len(key) > 255 or not key.strip() or not key.isprintable():
         raise Problem(
             422,
             "validation-error",
             "Invalid input",
-            "Idempotency-Key must be 1-255 characters",
-            errors={"Idempotency-Key": ["must be 1-255 characters"]},
+            "Idempotency-Key must be 1-255 printable characters",
+            errors={"Idempotency-Key": ["must be 1-255 printable characters"]},
         )
     fingerprint = request_fingerprint()
     with get_db().transaction() as session:

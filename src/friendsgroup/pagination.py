@@ -40,6 +40,10 @@ def _typed(value, kind: type):
             raise ValueError("out of range")
         return value
     if kind is str and isinstance(value, str):
+        # Keys never hold NUL or lone surrogates; the database would refuse them (500, not 422)
+        if "\x00" in value:
+            raise ValueError("NUL character")
+        value.encode("utf-8")
         return value
     raise ValueError("wrong type")
 

@@ -10,6 +10,7 @@ from .models import EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
 from .timeutil import isoformat_z
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{2,32}$")
+DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 URL_VALIDATOR = validate.URL(schemes={"http", "https"}, require_tld=False)
 
@@ -76,6 +77,26 @@ class Url(Text):
         return text
 
 
+class Day(fields.Date):
+    """A date written ``YYYY-MM-DD`` as the API promises (not ``20250601`` or ``2025-W01-1``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not (isinstance(value, str) and DAY_PATTERN.match(value)):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class BoundedList(fields.List):
+    """A list whose length is checked before its items: a 10,000-item list costs one message."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list | tuple):
+            for validator in self.validators:
+                if isinstance(validator, validate.Length):
+                    validator(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Timestamp(fields.DateTime):
     """An ISO 8601 instant; dumped in UTC with ``Z``; a naive value is read as UTC."""
 
@@ -84,7 +105,13 @@ class Timestamp(fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            # 0001-01-01T00:00:00+05:00 is a valid ISO 8601 instant before datetime.min in UTC
+            raise ValidationError("is out of range") from error
 
 
 class SourceSchema(BaseSchema):
@@ -93,7 +120,7 @@ class SourceSchema(BaseSchema):
     url = Url(required=True)
     title = Text(max_length=300, allow_none=True)
     publisher = Text(max_length=300, allow_none=True)
-    published_on = fields.Date(allow_none=True)
+    published_on = Day(allow_none=True)
     reliability = fields.String(load_default="unverified", validate=validate.OneOf(RELIABILITIES))
 
 
@@ -128,8 +155,8 @@ class ParticipantSchema(BaseSchema):
 class PeriodSchema(BaseSchema):
     """One membership or commitment period; ``until`` is null while it lasts."""
 
-    since = fields.Date()
-    until = fields.Date(allow_none=True)
+    since = Day()
+    until = Day(allow_none=True)
     since_uncertain = fields.Boolean()
 
 
@@ -148,13 +175,13 @@ class ParticipantCommitmentSchema(BaseSchema):
     committed = fields.Boolean()
     provisions = fields.List(fields.Integer(), allow_none=True)
     periods = fields.List(fields.Nested(PeriodSchema))
-    last_report_on = fields.Date(allow_none=True)
+    last_report_on = Day(allow_none=True)
 
 
 class ParticipantDetailSchema(ParticipantSchema):
     """A participant with its derived history as of a date and an instant."""
 
-    as_of = fields.Date()
+    as_of = Day()
     known_at = Timestamp()
     memberships = fields.List(fields.Nested(ParticipantMembershipSchema))
     commitments = fields.List(fields.Nested(ParticipantCommitmentSchema))
@@ -165,8 +192,8 @@ class GroupCreateSchema(BaseSchema):
 
     slug = Slug(required=True)
     name = Text(required=True, min_length=1, max_length=300)
-    established_on = fields.Date(required=True)
-    member_kinds = fields.List(
+    established_on = Day(required=True)
+    member_kinds = BoundedList(
         fields.String(validate=validate.OneOf(PARTICIPANT_KINDS)),
         required=True,
         validate=validate.Length(min=1, max=3),
@@ -192,11 +219,11 @@ class InstrumentCreateSchema(BaseSchema):
     slug = Slug(required=True)
     name = Text(required=True, min_length=1, max_length=300)
     short_name = Text(max_length=300, allow_none=True)
-    adopted_on = fields.Date(required=True)
+    adopted_on = Day(required=True)
     url = Url(allow_none=True)
     description = Text(max_length=5000, allow_none=True)
     group = Slug(allow_none=True)
-    provisions = fields.List(
+    provisions = BoundedList(
         fields.Nested(ProvisionSchema), load_default=list, validate=validate.Length(max=1000)
     )
 
@@ -217,9 +244,9 @@ class EventCreateSchema(BaseSchema):
     """Body of an accession or withdrawal."""
 
     participant = Code(required=True)
-    effective_on = fields.Date(required=True)
-    earliest_on = fields.Date(allow_none=True)
-    sources = fields.List(
+    effective_on = Day(required=True)
+    earliest_on = Day(allow_none=True)
+    sources = BoundedList(
         fields.Nested(SourceSchema), load_default=list, validate=validate.Length(max=20)
     )
     note = Text(max_length=5000, allow_none=True)
@@ -227,7 +254,7 @@ class EventCreateSchema(BaseSchema):
 
 def _provisions_field() -> fields.List:
     """``null`` for all provisions, or a list of distinct provision numbers."""
-    return fields.List(
+    return BoundedList(
         fields.Integer(strict=True, validate=validate.Range(min=1, max=1000)),
         allow_none=True,
         load_default=None,
@@ -244,7 +271,7 @@ class CommitmentCreateSchema(EventCreateSchema):
 class ReportCreateSchema(EventCreateSchema):
     """Body of a report: a published report needs at least one source."""
 
-    sources = fields.List(
+    sources = BoundedList(
         fields.Nested(SourceSchema), required=True, validate=validate.Length(min=1, max=20)
     )
 
@@ -259,9 +286,9 @@ class CorrectionSchema(BaseSchema):
     """Body of a correction: the reason and the fields that change."""
 
     reason = Text(required=True, min_length=1, max_length=5000)
-    effective_on = fields.Date()
-    earliest_on = fields.Date(allow_none=True)
-    sources = fields.List(fields.Nested(SourceSchema), validate=validate.Length(max=20))
+    effective_on = Day()
+    earliest_on = Day(allow_none=True)
+    sources = BoundedList(fields.Nested(SourceSchema), validate=validate.Length(max=20))
     note = Text(max_length=5000, allow_none=True)
     provisions = _provisions_field()
 
@@ -274,8 +301,8 @@ class EventSchema(BaseSchema):
     group = fields.Function(lambda e: e.group.slug if e.group else None)
     instrument = fields.Function(lambda e: e.instrument.slug if e.instrument else None)
     participant = fields.Nested(ParticipantRefSchema)
-    effective_on = fields.Date()
-    earliest_on = fields.Date(allow_none=True)
+    effective_on = Day()
+    earliest_on = Day(allow_none=True)
     provisions = fields.List(fields.Integer(), allow_none=True)
     sources = fields.List(fields.Nested(SourceSchema))
     note = fields.String(allow_none=True)
@@ -290,7 +317,7 @@ class EventSchema(BaseSchema):
 class AnnouncementCreateSchema(BaseSchema):
     """Body of ``POST /groups/{slug}/announcements``."""
 
-    as_of = fields.Date(required=True)
+    as_of = Day(required=True)
     count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
     source = fields.Nested(SourceSchema, required=True)
     note = Text(max_length=5000, allow_none=True)
@@ -329,7 +356,7 @@ class ParticipantListArgsSchema(PageArgsSchema):
     """Filters of the participant list."""
 
     kind = fields.String(validate=validate.OneOf(PARTICIPANT_KINDS))
-    region = fields.String(validate=validate.Length(max=64))
+    region = Text(max_length=64)
     q = Text(max_length=300)
 
 
@@ -342,15 +369,15 @@ class KnownAtArgsSchema(BaseSchema):
 class AsOfArgsSchema(KnownAtArgsSchema):
     """``as_of`` (default today) and ``known_at``."""
 
-    as_of = fields.Date(load_default=None)
+    as_of = Day(load_default=None)
     format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
 
 
 class CountsArgsSchema(KnownAtArgsSchema):
     """Range and interval of a counts series."""
 
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = Day(data_key="from", load_default=None)
+    to = Day(load_default=None)
     interval = fields.String(load_default="month", validate=validate.OneOf(INTERVALS))
     format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
 

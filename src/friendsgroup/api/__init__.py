@@ -2,12 +2,12 @@
 
 import http
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
 from marshmallow import fields
 
-from ..errors import PROBLEM_JSON, http_exception_response
+from ..errors import PROBLEM_JSON, http_exception_response, not_found
 from ..schemas import BaseSchema
 from . import lifecycle
 
@@ -53,7 +53,15 @@ def init_app(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     for module in (participants, groups, instruments, events):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+    app.before_request(refuse_nul_in_path)
     lifecycle.register(app)
+
+
+def refuse_nul_in_path() -> None:
+    """404 for a path key with a NUL character: no key has one, and PostgreSQL refuses it."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and "\x00" in value:
+            raise not_found(name, value.replace("\x00", "\\0"))
 
 
 API_DESCRIPTION = (
