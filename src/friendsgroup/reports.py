@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import validation_problem
@@ -173,42 +173,31 @@ def members_report(
 ) -> dict:
     """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
     as_of, known_at = _defaults(as_of, known_at)
-    rows = session.execute(
+    last = _last_events(Event.group_id == group.id, as_of, known_at)
+    member_ids = select(last.c.participant_id).where(last.c.type == "accession")
+    members = session.execute(
         select(
-            Event.participant_id,
-            Event.type,
-            Event.effective_on,
-            Event.earliest_on,
+            last.c.effective_on,
+            last.c.earliest_on,
             Participant.code,
             Participant.name,
             Participant.kind,
             Participant.region,
         )
-        .join(Participant, Event.participant_id == Participant.id)
-        .where(
+        .join(Participant, Participant.id == last.c.participant_id)
+        .where(last.c.type == "accession")
+        .order_by(Participant.name, Participant.code)
+    ).all()
+    possibly = session.scalar(
+        select(func.count(distinct(Event.participant_id))).where(
             Event.group_id == group.id,
             visible_at(known_at),
-            or_(
-                Event.effective_on <= as_of,
-                and_(
-                    Event.type == "accession",
-                    Event.earliest_on <= as_of,
-                    Event.effective_on > as_of,
-                ),
-            ),
+            Event.type == "accession",
+            Event.earliest_on <= as_of,
+            Event.effective_on > as_of,
+            Event.participant_id.not_in(member_ids),
         )
-        .order_by(Event.effective_on, Event.id)
     )
-    last: dict[int, tuple] = {}
-    pending: set[int] = set()
-    for row in rows:
-        if row.effective_on <= as_of:
-            last[row.participant_id] = row
-        else:
-            pending.add(row.participant_id)
-    members = [row for row in last.values() if row.type == "accession"]
-    member_ids = {row.participant_id for row in members}
-    members.sort(key=lambda r: (r.name, r.code))
     by_kind = Counter(row.kind for row in members)
     by_region = Counter(row.region or UNKNOWN_REGION for row in members if row.kind == "country")
     count = len(members)
@@ -218,7 +207,7 @@ def members_report(
         "as_of": as_of.isoformat(),
         "known_at": isoformat_z(known_at),
         "count": count,
-        "possibly_members": len(pending - member_ids),
+        "possibly_members": possibly,
         "by_kind": dict(sorted(by_kind.items())),
         "by_region": dict(sorted(by_region.items())),
         "announced": _announced(announcement, count),
@@ -234,6 +223,31 @@ def members_report(
             for row in members
         ],
     }
+
+
+def _last_events(target, as_of: date, known_at: datetime):
+    """Each participant's last visible event on or before ``as_of``: its state on that day.
+
+    Periods alternate, so the last accession-or-withdrawal says whether the participant is a
+    member, and (being the accession that opened the current period) since when.
+    """
+    ranked = (
+        select(
+            Event.participant_id,
+            Event.type,
+            Event.effective_on,
+            Event.earliest_on,
+            func.row_number()
+            .over(
+                partition_by=Event.participant_id,
+                order_by=(Event.effective_on.desc(), Event.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(target, visible_at(known_at), Event.effective_on <= as_of)
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank == 1).subquery("last_events")
 
 
 def _announced(announcement: Announcement | None, count: int) -> dict | None:
