@@ -250,3 +250,47 @@ def register_flask_commands(flask_app: Flask) -> None:
 
 def _print_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --- seed and import --------------------------------------------------------------------------
+
+
+def _require_head() -> None:
+    """Exit 1 unless the database is at the latest migration (nothing to write into otherwise)."""
+    status = migrate.schema_status(get_db(app()).engine)
+    if not status.at_head:
+        fail(
+            f"database at {status.current or 'base'}, code expects {status.head}: "
+            "run 'friendsgroup db upgrade' first"
+        )
+
+
+@main.command("seed")
+@click.option(
+    "--path",
+    default="seeds",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory of the seed files.",
+)
+def seed_command(path: str) -> None:
+    """Load the HAIP reference data; running it twice changes nothing."""
+    from pathlib import Path
+
+    from .seeding import seed_command as run
+
+    _require_head()
+    run(app(), Path(path))
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every line and print what would be done.")
+def import_command(file: str, dry_run: bool) -> None:
+    """Record the events of a CSV or JSON lines FILE, checked like the API; all or nothing."""
+    from pathlib import Path
+
+    from .importer import import_command as run
+
+    _require_head()
+    run(app(), Path(file), dry_run)

@@ -6,16 +6,19 @@ another writer's for the same participant (row lock on PostgreSQL; on SQLite the
 writer's BEGIN IMMEDIATE holds the database lock).
 """
 
+import json
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from .errors import Problem, conflict, validation_problem
 from .models import Event, Group, Instrument, Participant, Source
-from .participants import resolve_participant
+from .participants import iso_country, resolve_participant
 from .timeutil import today, utcnow
 
 FUTURE_LIMIT = timedelta(days=366)
@@ -335,3 +338,429 @@ def _source_values(source: Source) -> dict:
         "published_on": source.published_on,
         "reliability": source.reliability,
     }
+
+
+# --- bulk writes: the importer and the seeder -------------------------------------------------
+
+# A not-yet-written event sorts after every written one on its day (ids stay far below this).
+PENDING = 1 << 62
+# Serialises bulk writers on PostgreSQL: they lock participants in file order, not by id.
+BULK_LOCK_KEY = 0x6667_6275_6C6B
+
+
+class LineRef(int):
+    """The stand-in id of a not-yet-written event: its line, named as such in messages."""
+
+    def __format__(self, spec: str) -> str:
+        return f"on line {int(self)}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One event of a bulk write: its target, type, body as the API's schemas load it, line."""
+
+    target: Group | Instrument
+    type: str
+    data: dict
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """Why one line of a bulk write cannot be recorded."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+class BulkProblems(Exception):
+    """A refused bulk write, with every problem of every line at fault, in line order."""
+
+    def __init__(self, problems: list[LineProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: p.line)
+        super().__init__(str(self.problems[0]) if self.problems else "refused")
+
+
+def line_problems(line: int, problem: Problem) -> list[LineProblem]:
+    """A problem of the API as problems of one line, one per field message."""
+    if not problem.errors:
+        return [LineProblem(line, "body", problem.detail or problem.title)]
+    return [
+        LineProblem(line, field, message)
+        for field, messages in problem.errors.items()
+        for message in messages
+    ]
+
+
+def check_sources(event_type: str, sources: list[dict] | None) -> None:
+    """A report needs at least one source."""
+    if event_type == "report" and not sources:
+        raise validation_problem("sources", "a report needs at least one source")
+
+
+@lru_cache(maxsize=4096)
+def canonical_code(code: str) -> str:
+    """The code a participant is stored under: alpha-3 for an ISO country, else upper case."""
+    country = iso_country(code)
+    return country.alpha_3 if country is not None else code.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class _Who:
+    """A participant as the bulk rules see it (``id`` is None for a country not yet registered)."""
+
+    id: int | None
+    code: str
+    kind: str
+
+
+def record_events_bulk(
+    session: Session,
+    items: Iterable[NewEvent | LineProblem],
+    recorded_by: str,
+    *,
+    write: bool = True,
+) -> Counter:
+    """Check many events by the rules of ``record_event`` and add them (not committed).
+
+    ``items`` is consumed once, as it comes; a ``LineProblem`` among them (a line that failed
+    field validation) is reported with the rest. Raises ``BulkProblems`` naming every line at
+    fault; the caller then rolls back. ``write=False`` checks without writing anything.
+    Returns the number of events per (``group``/``instrument``, slug, type).
+    """
+    bulk = _BulkRecorder(session, recorded_by, write)
+    try:
+        for item in items:
+            bulk.add(item)
+        return bulk.finish()
+    finally:
+        bulk.close()
+
+
+class _BulkRecorder:
+    """The state of one bulk write: participants seen, timelines built, rows written."""
+
+    def __init__(self, session: Session, recorded_by: str, write: bool) -> None:
+        self.session = session
+        self.write = write
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if write and postgres:
+            session.execute(select(func.pg_advisory_xact_lock(BULK_LOCK_KEY)))
+        self.writer = (
+            (_CopyWriter if postgres else _BatchWriter)(session, recorded_by) if write else None
+        )
+        self.registered = {
+            row.code: _Who(row.id, row.code, row.kind)
+            for row in session.execute(select(Participant.id, Participant.code, Participant.kind))
+        }
+        self.seen: dict[str, _Who | Problem] = {}
+        self.admitted: dict[tuple, Problem | None] = {}
+        self.targets: dict[tuple[str, int], Target] = {}
+        self.entities: dict[int, tuple[tuple[str, int], Target]] = {}  # by id() of the entity
+        self.existing: dict[tuple, list[Step]] = defaultdict(list)
+        self.new: dict[tuple, list[Step]] = defaultdict(list)
+        self.problems: list[LineProblem] = []
+        self.created: Counter = Counter()
+        self.count = 0
+
+    def add(self, item: NewEvent | LineProblem) -> None:
+        """Check one item against the rules that need no history; write it if all is well so far."""
+        if isinstance(item, LineProblem):
+            self.problems.append(item)
+            return
+        key, target = self._target(item.target)
+        data = item.data
+        try:
+            who = self._who(data["participant"])
+            self._check_admitted(key, target, who)
+            check_dates(target, data["effective_on"], data.get("earliest_on"))
+            check_provisions(target, item.type, data.get("provisions"))
+            check_sources(item.type, data.get("sources"))
+        except Problem as problem:
+            self.problems.extend(line_problems(item.line, problem))
+            return
+        self.count += 1
+        step = Step(item.type, data["effective_on"], PENDING + self.count, LineRef(item.line))
+        self.new[key, who.code].append(step)
+        self.created[key[0], target.slug, item.type] += 1
+        # Once a line is refused the transaction is rolled back: writing more is wasted work.
+        if self.writer is not None and not self.problems:
+            self.writer.add(item, key, who.id)
+
+    def finish(self) -> Counter:
+        """Check every timeline touched; raise the problems found, or return the counts."""
+        for (key, code), steps in self.new.items():
+            self._check(self.targets[key], code, self.existing.get((key, code), []), steps)
+        if self.problems:
+            raise BulkProblems(self.problems)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        return self.created
+
+    def close(self) -> None:
+        """End a write left open by an error (the caller rolls the transaction back)."""
+        if self.writer is not None:
+            self.writer.abort()
+
+    def _target(self, entity: Group | Instrument) -> tuple[tuple[str, int], Target]:
+        found = self.entities.get(id(entity))
+        if found is None:
+            key = ("group" if isinstance(entity, Group) else "instrument", entity.id)
+            target = self.targets[key] = Target(entity)
+            found = self.entities[id(entity)] = (key, target)
+        return found
+
+    def _check_admitted(self, key: tuple[str, int], target: Target, who: _Who) -> None:
+        """check_admitted, asked once per participant and target."""
+        pair = (key, who.code)
+        if pair not in self.admitted:
+            try:
+                check_admitted(target, who)
+                self.admitted[pair] = None
+            except Problem as problem:
+                self.admitted[pair] = problem
+        if self.admitted[pair] is not None:
+            raise self.admitted[pair]
+
+    def _who(self, code: str) -> _Who:
+        """The participant a code names: registered, locked and its history read on first sight."""
+        stored = canonical_code(code)
+        who = self.seen.get(stored)
+        if who is None:
+            who = self.seen[stored] = self._first_sight(code, stored)
+        if isinstance(who, Problem):
+            raise who
+        return who
+
+    def _first_sight(self, code: str, stored: str) -> _Who | Problem:
+        if self.writer is not None:
+            self.writer.pause()
+        who = self.registered.get(stored)
+        if who is None:
+            if not self.write and iso_country(stored) is not None:
+                return _Who(None, stored, "country")
+            try:
+                participant = resolve_participant(self.session, code)
+            except Problem as problem:
+                return problem
+            who = _Who(participant.id, participant.code, participant.kind)
+        if self.write:
+            lock_participant(self.session, who)
+        self._load_history(who)
+        return who
+
+    def _load_history(self, who: _Who) -> None:
+        """The participant's visible events in every group and instrument (it is locked now)."""
+        rows = self.session.execute(
+            select(
+                Event.id, Event.type, Event.effective_on, Event.group_id, Event.instrument_id
+            ).where(Event.participant_id == who.id, Event.retracted_at.is_(None))
+        )
+        for row in rows:
+            key = ("group", row.group_id) if row.group_id else ("instrument", row.instrument_id)
+            self.existing[key, who.code].append(Step(row.type, row.effective_on, row.id, row.id))
+
+    def _check(self, target: Target, who: str, existing: list[Step], steps: list[Step]) -> None:
+        """Problems of one timeline, each named after the first line the API would refuse."""
+        if _appends(existing, steps):
+            # Every prefix of a valid timeline is valid: the lines would each be accepted.
+            if timeline_problem([*existing, *steps], None, target.slug, target.is_group) is None:
+                return
+        accepted = list(existing)
+        for step in steps:
+            problem = timeline_problem(accepted, step, target.slug, target.is_group, who)
+            if problem is None:
+                accepted.append(step)
+            else:
+                self.problems.extend(line_problems(int(step.event_id), problem))
+
+
+def _appends(existing: list[Step], steps: list[Step]) -> bool:
+    """True when the new steps come in date order, none before the last existing one."""
+    last = max((s.effective_on for s in existing), default=date.min)
+    for step in steps:
+        if step.effective_on < last:
+            return False
+        last = step.effective_on
+    return True
+
+
+EVENT_COLUMNS = (
+    "id",
+    "type",
+    "group_id",
+    "instrument_id",
+    "participant_id",
+    "effective_on",
+    "earliest_on",
+    "provisions",
+    "note",
+    "recorded_at",
+    "recorded_by",
+)
+SOURCE_COLUMNS = (
+    "event_id",
+    "position",
+    "url",
+    "title",
+    "publisher",
+    "published_on",
+    "reliability",
+)
+
+
+class _Writer:
+    """Writes events and their sources with ids taken ahead, all recorded at one instant."""
+
+    def __init__(self, session: Session, recorded_by: str) -> None:
+        self.session = session
+        self.recorded_by = recorded_by
+        self.recorded_at = utcnow()
+
+    def event_row(self, event_id: int, item: NewEvent, key: tuple[str, int], who: int) -> tuple:
+        data = item.data
+        return (
+            event_id,
+            item.type,
+            key[1] if key[0] == "group" else None,
+            key[1] if key[0] == "instrument" else None,
+            who,
+            data["effective_on"],
+            data.get("earliest_on"),
+            data.get("provisions"),
+            data.get("note"),
+            self.recorded_at,
+            self.recorded_by,
+        )
+
+    @staticmethod
+    def source_rows(event_id: int, sources: list[dict]) -> list[tuple]:
+        return [
+            (
+                event_id,
+                position,
+                source["url"],
+                source.get("title"),
+                source.get("publisher"),
+                source.get("published_on"),
+                source["reliability"],
+            )
+            for position, source in enumerate(sources)
+        ]
+
+    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        """Let the session run a statement of its own."""
+
+    def close(self) -> None:
+        """Write what is still buffered."""
+
+    def abort(self) -> None:
+        """Stop writing; the transaction is about to be rolled back."""
+
+
+class _BatchWriter(_Writer):
+    """Multi-row INSERTs; ids follow the largest one, safe under SQLite's write lock."""
+
+    BATCH = 5_000
+
+    def __init__(self, session: Session, recorded_by: str) -> None:
+        super().__init__(session, recorded_by)
+        self.next_id = (session.scalar(select(func.max(Event.id))) or 0) + 1
+        self.events: list[dict] = []
+        self.sources: list[dict] = []
+
+    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
+        event_id = self.next_id
+        self.next_id += 1
+        self.events.append(
+            dict(zip(EVENT_COLUMNS, self.event_row(event_id, item, key, who), strict=True))
+        )
+        for row in self.source_rows(event_id, item.data.get("sources") or []):
+            self.sources.append(dict(zip(SOURCE_COLUMNS, row, strict=True)))
+        if len(self.events) >= self.BATCH:
+            self.close()
+
+    def close(self) -> None:
+        if self.events:
+            self.session.execute(insert(Event.__table__), self.events)
+            self.events = []
+        if self.sources:
+            self.session.execute(insert(Source.__table__), self.sources)
+            self.sources = []
+
+
+class _CopyWriter(_Writer):
+    """PostgreSQL ``COPY``: events stream in while lines are still being read and checked."""
+
+    FIRST_BATCH = 100
+    LAST_BATCH = 50_000
+
+    def __init__(self, session: Session, recorded_by: str) -> None:
+        super().__init__(session, recorded_by)
+        # COPY of a timestamp without time zone: the naive UTC instant, as UTCDateTime stores it.
+        self.recorded_at = self.recorded_at.astimezone(UTC).replace(tzinfo=None)
+        self.cursor = session.connection().connection.driver_connection.cursor()
+        self.sequence = self.cursor.execute(
+            "SELECT pg_get_serial_sequence('events', 'id')"
+        ).fetchone()[0]
+        self.ids: list[int] = []
+        self.batch = self.FIRST_BATCH
+        self.copy_context = None
+        self.copy = None
+        self.sources: list[tuple] = []
+
+    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
+        if not self.ids:
+            self.pause()
+            self._take_ids()
+        if self.copy is None:
+            columns = ", ".join(EVENT_COLUMNS)
+            self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
+            self.copy = self.copy_context.__enter__()
+        event_id = self.ids.pop()
+        row = self.event_row(event_id, item, key, who)
+        if row[7] is not None:
+            row = (*row[:7], json.dumps(row[7]), *row[8:])
+        self.copy.write_row(row)
+        sources = item.data.get("sources")
+        if sources:
+            self.sources.extend(self.source_rows(event_id, sources))
+
+    def _take_ids(self) -> None:
+        """Ids from the events' own sequence, so concurrent writers never collide."""
+        rows = self.cursor.execute(
+            "SELECT nextval(%s) FROM generate_series(1, %s)", (self.sequence, self.batch)
+        ).fetchall()
+        self.ids = [row[0] for row in reversed(rows)]
+        self.batch = min(self.batch * 4, self.LAST_BATCH)
+
+    def pause(self) -> None:
+        if self.copy is not None:
+            self.copy_context.__exit__(None, None, None)
+            self.copy_context = self.copy = None
+        if self.sources:
+            columns = ", ".join(SOURCE_COLUMNS)
+            with self.cursor.copy(f"COPY sources ({columns}) FROM STDIN") as copy:
+                for row in self.sources:
+                    copy.write_row(row)
+            self.sources = []
+
+    def close(self) -> None:
+        self.pause()
+
+    def abort(self) -> None:
+        if self.copy is not None:
+            error = RuntimeError("bulk write abandoned")
+            try:
+                self.copy_context.__exit__(type(error), error, None)
+            except Exception:  # the COPY is being abandoned with its transaction
+                pass
+            self.copy_context = self.copy = None

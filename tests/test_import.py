@@ -1,0 +1,448 @@
+"""``friendsgroup import``: CSV and JSON lines, checked like the API, all or nothing."""
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from friendsgroup import importer
+from friendsgroup.importer import BodyLoader, file_format
+from friendsgroup.models import Event, Participant
+from friendsgroup.schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
+
+from .helpers import accede, create_group
+from .support import snapshot
+
+HEADER = list(importer.CSV_COLUMNS)
+URL = "https://example.org/press/"
+
+
+def row(participant, on, type_="accession", group="friends", url=URL + "1", **cells) -> dict:
+    """One CSV row as a dict of the SPEC §4 columns."""
+    values = {
+        "group": group,
+        "type": type_,
+        "participant": participant,
+        "effective_on": on,
+        "source_url": url,
+        "source_reliability": "official",
+    }
+    values.update(cells)
+    return values
+
+
+def write_csv(path, rows: list[dict]):
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_jsonl(path, lines: list) -> object:
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(runner, path, *options):
+    return runner.invoke(args=["import", str(path), *options])
+
+
+def group_events(client, slug="friends") -> list[dict]:
+    response = client.get(f"/api/v1/groups/{slug}/events")
+    assert response.status_code == 200
+    return response.json["items"]
+
+
+@pytest.fixture
+def friends(client, auth):
+    return create_group(client, auth)
+
+
+@pytest.fixture
+def instrument(client, auth, friends):
+    body = {
+        "slug": "code",
+        "name": "Code of Conduct",
+        "adopted_on": "2023-10-30",
+        "provisions": [{"number": n, "title": f"Action {n}"} for n in range(1, 12)],
+    }
+    response = client.post("/api/v1/instruments", json=body, headers=auth)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+# --- all or nothing -------------------------------------------------------------------------
+
+
+def test_a_bad_csv_line_is_named_and_nothing_is_written(runner, app, client, friends, tmp_path):
+    good = [row("JPN", "2024-05-02"), row("FR", "2024-06-01"), row("KEN", "2025-01-01")]
+    bad = row("USA", "2024-05-02", url="not a url")
+    path = write_csv(tmp_path / "events.csv", [good[0], bad, *good[1:]])
+    before = snapshot(app)
+
+    for options in (["--dry-run"], []):
+        result = run(runner, path, *options)
+        assert result.exit_code == 1
+        lines = result.stderr.splitlines()
+        assert lines[0] == "line 3: source_url: Not a valid URL."
+        assert lines[-1].startswith("error: 1 line(s) of ")
+        assert lines[-1].endswith("are invalid; nothing was written")
+        assert snapshot(app) == before
+
+    path = write_csv(tmp_path / "events.csv", good)
+    dry = run(runner, path, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would record 3 events" in dry.stdout
+    assert "group      friends  accession          3" in dry.stdout
+    assert "dry run: nothing was written" in dry.stdout
+    assert snapshot(app) == before
+
+    done = run(runner, path)
+    assert done.exit_code == 0, done.output
+    assert "recorded 3 events" in done.stdout
+    events = group_events(client)
+    assert sorted(e["participant"]["code"] for e in events) == ["FRA", "JPN", "KEN"]
+    assert {e["recorded_by"] for e in events} == {"import"}
+    assert len({e["recorded_at"] for e in events}) == 1
+    assert events[0]["sources"] == [
+        {
+            "url": URL + "1",
+            "title": None,
+            "publisher": None,
+            "published_on": None,
+            "reliability": "official",
+        }
+    ]
+
+
+def test_a_bad_json_line_is_named_and_nothing_is_written(runner, app, client, friends, tmp_path):
+    good = {"type": "accession", "group": "friends", "participant": "JPN"}
+    lines = [
+        {**good, "effective_on": "2024-05-02"},
+        {**good, "participant": "FRA", "effective_on": "2024-13-01"},
+        "",
+        "not json",
+        ["a list"],
+        {**good, "participant": "KEN", "effective_on": "2025-01-01", "colour": "blue"},
+        {**good, "participant": "CAN", "effective_on": "2025-01-01", "sources": [{"url": "x"}]},
+    ]
+    path = write_jsonl(tmp_path / "events.jsonl", lines)
+    before = snapshot(app)
+    result = run(runner, path, "--dry-run")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:-1] == [
+        "line 2: effective_on: Not a valid date.",
+        "line 4: body: not valid JSON",
+        "line 5: body: must be a JSON object",
+        "line 6: colour: Unknown field.",
+        "line 7: sources.0.url: Not a valid URL.",
+    ]
+    assert snapshot(app) == before
+
+    path = write_jsonl(tmp_path / "events.ndjson", [lines[0], ""])
+    done = run(runner, path)
+    assert done.exit_code == 0, done.output
+    assert [e["participant"]["code"] for e in group_events(client)] == ["JPN"]
+
+
+def test_consecutive_csv_rows_are_one_event_with_their_sources(runner, client, friends, tmp_path):
+    note = "Named at the launch"
+    rows = [
+        row("JPN", "2024-05-02", note=note, url=URL + "1", source_title="First"),
+        row("JPN", "2024-05-02", note=note, url=URL + "2", source_reliability="reported"),
+        row("JPN", "2024-05-02", note=note, url=URL + "3", source_published_on="2024-05-08"),
+        row("KOR", "2024-05-02", note=note, url=URL + "1"),
+    ]
+    result = run(runner, write_csv(tmp_path / "events.csv", rows))
+    assert result.exit_code == 0, result.output
+    assert "recorded 2 events" in result.stdout
+    japan = client.get("/api/v1/groups/friends/events?participant=JPN").json["items"]
+    assert len(japan) == 1
+    assert japan[0]["note"] == note
+    assert [(s["url"], s["reliability"]) for s in japan[0]["sources"]] == [
+        (URL + "1", "official"),
+        (URL + "2", "reported"),
+        (URL + "3", "official"),
+    ]
+    assert japan[0]["sources"][0]["title"] == "First"
+    assert japan[0]["sources"][2]["published_on"] == "2024-05-08"
+
+
+def test_a_bad_source_row_of_an_event_is_named_by_its_own_line(runner, friends, tmp_path):
+    rows = [row("JPN", "2024-05-02"), row("JPN", "2024-05-02", url="ftp://example.org/x")]
+    result = run(runner, write_csv(tmp_path / "events.csv", rows))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "line 3: source_url: Not a valid URL."
+
+
+# --- the rules of the API -------------------------------------------------------------------
+
+
+def test_every_rule_violation_is_named_with_its_line(runner, app, client, auth, friends, tmp_path):
+    assert accede(client, auth, "JPN", "2024-05-02").status_code == 201
+    rows = [
+        row("KEN", "2025-01-01", "withdrawal"),  # not a member
+        row("JPN", "2024-06-01"),  # already a member since 2024-05-02
+        row("XX", "2024-06-01"),  # no such participant
+        row("EU", "2024-06-01"),  # not registered: a region must be
+        row("USA", "2024-01-01"),  # before the group was established
+        row("CAN", "2024-06-01", earliest_on="2024-07-01"),
+        row("CAN", "2024-06-01", type_="commitment"),
+        row("GBR", "2024-06-01", group="nope"),
+        row("IND", "2024-06-01", instrument="code"),
+        row("FRA", "2024-06-01"),  # the only good line
+    ]
+    before = snapshot(app)
+    result = run(runner, write_csv(tmp_path / "events.csv", rows))
+    assert result.exit_code == 1
+    unknown = "unknown participant: not registered and not an ISO 3166-1 country code"
+    assert result.stderr.splitlines() == [
+        "line 2: effective_on: KEN is not a member of friends on 2025-01-01",
+        "line 3: effective_on: JPN is a member of friends since 2024-05-02"
+        " (accession on 2024-06-01 refused)",
+        f"line 4: participant: {unknown}",
+        f"line 5: participant: {unknown}",
+        "line 6: effective_on: is before friends's established_on (2024-05-02)",
+        "line 7: earliest_on: must not be after effective_on",
+        "line 8: type: must be one of accession, withdrawal for a group",
+        "line 9: group: no group 'nope'",
+        "line 10: instrument: give a group or an instrument",
+        "error: 9 line(s) of " + str(tmp_path / "events.csv") + " are invalid; nothing was written",
+    ]
+    assert snapshot(app) == before
+
+
+def test_lines_are_checked_in_file_order_as_the_api_would(runner, friends, tmp_path):
+    rows = [
+        row("KEN", "2025-06-01"),
+        row("KEN", "2025-01-01"),  # back-dated: the API would refuse it the same way
+        row("GHA", "2025-03-01", "withdrawal"),  # before its accession below
+        row("GHA", "2025-01-01"),
+    ]
+    result = run(runner, write_csv(tmp_path / "events.csv", rows), "--dry-run")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:-1] == [
+        "line 3: effective_on: the change would leave event on line 2 (accession of KEN on"
+        " 2025-06-01) inconsistent with the rest of the history in friends",
+        "line 4: effective_on: GHA is not a member of friends on 2025-03-01",
+    ]
+
+
+def test_an_import_builds_on_the_recorded_history(runner, client, auth, friends, tmp_path):
+    assert accede(client, auth, "JPN", "2024-05-02").status_code == 201
+    retracted = accede(client, auth, "KEN", "2024-05-02").json
+    response = client.post(
+        f"/api/v1/events/{retracted['id']}/retraction", json={"reason": "wrong"}, headers=auth
+    )
+    assert response.status_code == 200
+    rows = [
+        row("JPN", "2025-01-01", "withdrawal"),
+        row("JPN", "2025-06-01"),
+        row("KEN", "2025-01-01"),  # the retracted accession does not count
+        row("KEN", "2025-02-01", "withdrawal"),
+    ]
+    result = run(runner, write_csv(tmp_path / "events.csv", rows))
+    assert result.exit_code == 0, result.output
+    members = client.get("/api/v1/groups/friends/members?as_of=2025-12-31").json
+    assert [m["code"] for m in members["members"]] == ["JPN"]
+    assert members["members"][0]["member_since"] == "2025-06-01"
+    # The API sees what was imported: a second accession is refused.
+    assert accede(client, auth, "JPN", "2025-07-01").status_code == 409
+
+
+def test_instrument_lines_follow_the_instrument_rules(runner, client, auth, instrument, tmp_path):
+    body = {"code": "NEC", "name": "NEC", "kind": "organisation"}
+    assert client.post("/api/v1/participants", json=body, headers=auth).status_code == 201
+    commitment = {"type": "commitment", "instrument": "code", "effective_on": "2025-01-01"}
+    lines = [
+        {**commitment, "participant": "ACME-AI"},
+        {**commitment, "participant": "NEC", "provisions": [1, 3]},
+        {**commitment, "type": "report", "participant": "NEC", "sources": [{"url": URL}]},
+        {**commitment, "type": "report", "participant": "NEC"},
+        {**commitment, "participant": "NEC", "provisions": [12, 1]},
+        {**commitment, "type": "accession", "participant": "NEC"},
+    ]
+    result = run(runner, write_jsonl(tmp_path / "events.json", lines))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:-1] == [
+        "line 1: participant: unknown participant: not registered and not an ISO 3166-1"
+        " country code",
+        "line 4: sources: Missing data for required field.",
+        "line 5: provisions: code has no provision 12",
+        "line 6: type: must be one of commitment, report, withdrawal for an instrument",
+    ]
+
+
+def test_an_instrument_history_imports(runner, client, auth, instrument, tmp_path):
+    body = {"code": "NEC", "name": "NEC", "kind": "organisation"}
+    assert client.post("/api/v1/participants", json=body, headers=auth).status_code == 201
+    rows = [
+        row("NEC", "2025-01-01", "commitment", group="", instrument="code", provisions="1 3"),
+        row("NEC", "2025-01-01", "report", group="", instrument="code", url=URL + "r"),
+        row("NEC", "2025-06-01", "withdrawal", group="", instrument="code"),
+        row("NEC", "2025-09-01", "commitment", group="", instrument="code"),
+    ]
+    result = run(runner, write_csv(tmp_path / "events.csv", rows))
+    assert result.exit_code == 0, result.output
+    events = client.get("/api/v1/instruments/code/events").json["items"]
+    assert [(e["type"], e["provisions"]) for e in events] == [
+        ("commitment", [1, 3]),
+        ("report", None),
+        ("withdrawal", None),
+        ("commitment", None),
+    ]
+    standing = client.get("/api/v1/instruments/code/participants?as_of=2025-03-01").json
+    assert standing["count"] == 1
+    assert standing["by_provision"]["3"] == 1
+    assert standing["by_provision"]["2"] == 0
+    assert standing["reported"] == 1
+
+
+def test_a_dry_run_registers_no_country(runner, app, friends, tmp_path, session):
+    path = write_jsonl(
+        tmp_path / "events.jsonl",
+        [
+            {
+                "type": "accession",
+                "group": "friends",
+                "participant": "ke",
+                "effective_on": "2025-01-01",
+            }
+        ],
+    )
+    result = run(runner, path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert session.scalars(select(Participant)).all() == []
+    result = run(runner, path)
+    assert result.exit_code == 0, result.output
+    session.rollback()  # a new read transaction sees the import
+    assert session.scalars(select(Participant.code)).all() == ["KEN"]
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def test_many_lines_are_written_in_batches_with_progress(
+    runner, friends, tmp_path, monkeypatch, session
+):
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 1000)
+    codes = ["JPN", "FRA", "KEN", "USA", "CAN", "GBR", "IND", "KOR", "DEU", "ITA"]
+    launch = date(2024, 5, 2)
+    rows = []
+    for day in range(0, 250, 2):
+        for code in codes:
+            joined, left = launch + timedelta(days=day), launch + timedelta(days=day + 1)
+            rows.append(row(code, joined.isoformat(), url=f"{URL}{code}/{day}"))
+            rows.append(row(code, left.isoformat(), "withdrawal", url="", source_reliability=""))
+    result = run(runner, write_csv(tmp_path / "events.csv", rows))
+    assert result.exit_code == 0, result.output
+    assert "recorded 2,500 events" in result.stdout
+    assert "  2,000 lines read (" in result.stderr
+    events = session.scalars(select(Event).order_by(Event.id)).all()
+    assert len(events) == 2500
+    assert [(e.participant.code, e.effective_on) for e in events[:2]] == [
+        ("JPN", launch),
+        ("JPN", launch + timedelta(days=1)),
+    ]
+    accessions = [e for e in events if e.type == "accession"]
+    assert all(len(e.sources) == 1 for e in accessions)
+    assert all(not e.sources for e in events if e.type == "withdrawal")
+    assert all(
+        e.sources[0].url == f"{URL}{e.participant.code}/{(e.effective_on - launch).days}"
+        for e in accessions
+    )
+
+
+def test_the_format_is_sniffed_when_the_extension_says_nothing(tmp_path):
+    json_file = tmp_path / "events.txt"
+    json_file.write_text('\n  {"type": "accession"}\n', encoding="utf-8")
+    csv_file = tmp_path / "events.dat"
+    csv_file.write_text("\ufeffgroup,type\n", encoding="utf-8")
+    assert file_format(json_file) == "jsonl"
+    assert file_format(csv_file) == "csv"
+    assert file_format(tmp_path / "x.NDJSON") == "jsonl"
+
+
+def test_a_csv_header_must_name_known_columns(runner, friends, tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("group,type,participant,colour\nfriends,accession,JPN,blue\n", encoding="utf-8")
+    result = run(runner, path)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:-1] == [
+        "line 1: colour: unknown column",
+        "line 1: effective_on: missing column",
+    ]
+
+
+def test_a_file_that_is_not_utf8_is_refused(runner, app, friends, tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"group,type,participant,effective_on\nfriends,accession,C\xf4te,2025-01-01\n")
+    before = snapshot(app)
+    result = run(runner, path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {path}: line 2: the file is not UTF-8 text; nothing was written\n"
+    )
+    assert snapshot(app) == before
+
+
+def test_rows_with_the_wrong_number_of_cells_are_named(runner, friends, tmp_path):
+    path = tmp_path / "events.csv"
+    text = io.StringIO()
+    text.write("group,type,participant,effective_on\n")
+    text.write("friends,accession,JPN,2025-01-01\n\n")
+    text.write('friends,accession,"FRA\n",2025-01-01,extra\n')
+    path.write_text(text.getvalue(), encoding="utf-8")
+    result = run(runner, path)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "line 4: row: has 5 cells; the header has 4"
+
+
+# --- the same validation as the API ---------------------------------------------------------
+
+BODIES = [
+    {"participant": "KEN", "effective_on": "2025-06-01"},
+    {"participant": "KEN", "effective_on": "2025-06-01", "earliest_on": None, "note": None},
+    {"participant": "ke", "effective_on": "2025-06-01", "sources": []},
+    {"participant": "KEN", "effective_on": "2025-06-01", "sources": [{"url": URL}]},
+    {"participant": "KEN", "effective_on": "2025-06-01", "sources": [{"url": URL, "x": 1}]},
+    {"participant": "KEN", "effective_on": "2025-06-01", "sources": [{"url": "x"}] * 21},
+    {"participant": "KEN", "effective_on": "2025-06-01", "sources": ["x"]},
+    {"participant": "KEN", "effective_on": "2025-06-01", "sources": {"url": URL}},
+    {"participant": "KEN", "effective_on": "2025-06-01", "sources": None},
+    {"participant": "KEN", "effective_on": "2025-06-01", "provisions": [1, 3]},
+    {"participant": "KEN", "effective_on": "2025-06-01", "provisions": [1.0, 3]},
+    {"participant": "KEN", "effective_on": "2025-06-01", "provisions": [True]},
+    {"participant": "KEN", "effective_on": "2025-06-01", "provisions": []},
+    {"participant": "KEN", "effective_on": "2025-06-01", "provisions": None},
+    {"participant": "KEN", "effective_on": 20250601},
+    {"participant": ["KEN"], "effective_on": "2025-06-01"},
+    {"participant": "K", "effective_on": "2025-06-01", "note": "\x00"},
+    {"effective_on": "2025-06-01"},
+    {"participant": "KEN", "effective_on": "2025-06-01", "extra": {"a": 1}},
+]
+
+
+@pytest.mark.parametrize(
+    "schema_class", [EventCreateSchema, CommitmentCreateSchema, ReportCreateSchema]
+)
+def test_lines_are_loaded_exactly_as_the_api_loads_bodies(schema_class):
+    loader = BodyLoader(schema_class())
+    for _ in range(2):  # the second time from what the loader remembers
+        for body in BODIES:
+            assert _outcome(loader.load, body) == _outcome(schema_class().load, body), body
+
+
+def _outcome(load, body):
+    try:
+        return "ok", load(json.loads(json.dumps(body)))
+    except ValidationError as error:
+        return "error", error.messages

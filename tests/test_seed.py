@@ -1,0 +1,156 @@
+"""``friendsgroup seed``: the HAIP reference data, loaded through the rules, idempotent."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from friendsgroup.models import Announcement, Event, Participant, Source
+
+from .support import snapshot
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+LAUNCH_MEMBERS = {"ARE", "CAN", "ESP", "GBR", "IND", "JPN", "KOR", "USA"}
+
+
+def seed(runner, path: Path = SEEDS):
+    return runner.invoke(args=["seed", "--path", str(path)])
+
+
+def members(runner, as_of: str) -> dict:
+    result = runner.invoke(
+        args=["report", "members", "haip-friends-group", "--as-of", as_of, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def seeded(runner):
+    result = seed(runner)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_seed_reports_what_it_created(seeded):
+    assert seeded.stdout.splitlines() == [
+        "groups: 2 created, 0 skipped",
+        "instruments: 3 created, 0 skipped",
+        "participants: 14 created, 0 skipped",
+        "events: 87 created, 0 skipped",
+        "announcements: 8 created, 0 skipped",
+        "countries: 65 registered from their ISO codes",
+    ]
+
+
+def test_launch_members_beside_the_announced_49(seeded, runner):
+    report = members(runner, "2024-05-02")
+    assert {m["code"] for m in report["members"]} == LAUNCH_MEMBERS
+    assert report["count"] == 8
+    assert report["possibly_members"] == 51
+    assert report["announced"]["count"] == 49
+    assert report["announced"]["difference"] == -41
+    assert report["announced"]["source"]["reliability"] == "official"
+
+    table = runner.invoke(args=["report", "members", "haip-friends-group", "--as-of", "2024-05-02"])
+    assert "Total: 8 members (+51 possibly members" in table.stdout
+    assert "Announced: 49 as of 2024-05-02 (official); difference -41" in table.stdout
+
+
+def test_every_member_of_the_latest_list_counts_on_its_date(seeded, runner):
+    report = members(runner, "2026-05-14")
+    assert report["count"] == 66
+    assert report["by_kind"] == {"country": 65, "region": 1}
+    assert report["announced"]["difference"] == 0
+
+
+def test_seeding_twice_changes_nothing(seeded, runner, app):
+    before = snapshot(app)
+    again = seed(runner)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines() == [
+        "groups: 0 created, 2 skipped",
+        "instruments: 0 created, 3 skipped",
+        "participants: 0 created, 14 skipped",
+        "events: 0 created, 87 skipped",
+        "announcements: 0 created, 8 skipped",
+        "countries: 0 registered from their ISO codes",
+    ]
+    assert snapshot(app) == before
+
+
+def test_every_seeded_fact_has_a_tagged_source_and_says_who_recorded_it(seeded, session):
+    events = session.scalars(select(Event)).all()
+    assert len(events) == 87
+    for event in events:
+        assert event.sources, f"event {event.id} has no source"
+        assert all(s.reliability in ("official", "reported", "unverified") for s in event.sources)
+        assert event.recorded_by == "seed"
+    assert {e.recorded_at for e in events} == {events[0].recorded_at}
+    announcements = session.scalars(select(Announcement)).all()
+    assert {a.recorded_by for a in announcements} == {"seed"}
+    assert all(len(a.sources) == 1 for a in announcements)
+
+
+def test_consecutive_rows_are_one_event_with_several_sources(seeded, session):
+    japan = session.scalars(select(Event).join(Participant).where(Participant.code == "JPN")).one()
+    assert len(japan.sources) == 4
+    assert [s.position for s in japan.sources] == [0, 1, 2, 3]
+    assert session.scalar(select(func.count()).select_from(Source)) == 92 + 8
+
+
+def test_the_reporting_framework_has_commitments_and_reports(seeded, client):
+    response = client.get(
+        "/api/v1/instruments/haip-reporting-framework/participants?as_of=2025-12-31"
+    )
+    assert response.status_code == 200
+    assert response.json["count"] == 12
+    assert response.json["reported"] == 8
+
+
+def test_a_seed_file_against_the_rules_writes_nothing(runner, app, tmp_path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    with (seeds / "events.csv").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "haip-friends-group,,withdrawal,BRA,2025-01-01,,,,"
+            "https://example.org/brazil,Brazil leaves,,reported\n"
+        )
+    before = snapshot(app)
+    result = seed(runner, seeds)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: events.csv line 94: effective_on: BRA is not a member of haip-friends-group"
+        " on 2025-01-01; nothing was written"
+    ]
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("groups.json", "{}", "groups.json: must be a JSON list of objects"),
+        (
+            "participants.csv",
+            "code,name,kind,note\nKEN,Kenya,country,\n",
+            "participants.csv line 2: code: a country registers itself from its ISO code",
+        ),
+        (
+            "announcements.csv",
+            "group,as_of,count,source_url,source_title,source_published_on,source_reliability,note\n"
+            "haip-friends-group,2024-05-02,many,https://example.org/a,,,official,\n",
+            "announcements.csv line 2: count: Not a valid integer.",
+        ),
+    ],
+)
+def test_a_bad_seed_file_is_named_with_its_line(runner, app, tmp_path, name, text, reason):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    (seeds / name).write_text(text, encoding="utf-8")
+    before = snapshot(app)
+    result = seed(runner, seeds)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {reason}; nothing was written\n"
+    assert snapshot(app) == before
