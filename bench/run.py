@@ -140,7 +140,7 @@ class Bench:
         """P4: ``friendsgroup import`` of the events file against COPY of the same rows."""
         began = time.monotonic()
         progress(f"P4: friendsgroup import of {len(data.events):,} events")
-        command = self.import_command(events_file)
+        command = [friendsgroup_bin(), "import", str(events_file)]
         done = measured(command, self.env, self.workdir / "import.log", timeout=540)
         if done.returncode != 0:
             raise RuntimeError(f"the import failed ({done.returncode}):\n{done.output[-3000:]}")
@@ -166,15 +166,6 @@ class Bench:
         )
         self.phase("P4", began)
         return Row("P4", "friendsgroup import", rate, "events/s", floor, 0.1, True, not self.quick)
-
-    def import_command(self, events_file: Path) -> list[str]:
-        # TEMPORARY fallback until `friendsgroup import` exists; remove with fallback_import.py.
-        probe = subprocess.run([friendsgroup_bin(), "import", "--help"], capture_output=True)
-        if probe.returncode == 0:
-            return [friendsgroup_bin(), "import", str(events_file)]
-        progress("P4: WARNING friendsgroup import is missing; using bench.fallback_import")
-        self.facts["import_fallback"] = True
-        return [sys.executable, "-m", "bench.fallback_import", str(events_file)]
 
     def p1(self) -> Row:
         """P1: members on END over HTTP against one SQL query through psycopg."""
