@@ -524,6 +524,8 @@ def test_surrogate_pairs_are_text_not_lone_surrogates(client, auth, world):
         ("withdrawals", "/instruments/no-such-instrument/withdrawals"),
         ("retraction", "/events/999999/retraction"),
         ("correction", "/events/99999999999999999999999/correction"),
+        ("retraction", "/events/2147483648/retraction"),
+        ("correction", "/events/9223372036854775807/correction"),
         ("accessions", "/groups/a%00b/accessions"),
     ],
 )
@@ -665,6 +667,8 @@ def query_cases():
         f"/groups/{GROUP}%00/members",
         "/instruments/%00/counts",
         "/events/-1",
+        "/events/2147483648",
+        "/events/9223372036854775807",
         "/events/99999999999999999999999",
         "/groups/x'%20OR%20'1'='1/members",
     ]:

@@ -43,7 +43,8 @@ class Code(Text):
     """A participant code: 2–32 characters of A–Z, 0–9 and ``-``; returned upper-case."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_length=32, **kwargs)
+        metadata = {"pattern": CODE_PATTERN.pattern, **kwargs.pop("metadata", {})}
+        super().__init__(max_length=32, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -56,7 +57,8 @@ class Slug(Text):
     """A group or instrument slug: lower-case letters, digits and inner hyphens."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_length=64, **kwargs)
+        metadata = {"pattern": SLUG_PATTERN.pattern, **kwargs.pop("metadata", {})}
+        super().__init__(max_length=64, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)

@@ -2,12 +2,15 @@
 
 import http
 
+from apispec import BasePlugin
 from flask import Flask, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
 from marshmallow import fields
 
+from ..db import SAFE_METHODS
 from ..errors import PROBLEM_JSON, http_exception_response, not_found
+from ..representation import CSV_MIMETYPE
 from ..schemas import BaseSchema
 from . import lifecycle
 
@@ -43,7 +46,34 @@ class Api(SmorestApi):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
-api = Api()
+class DocumentPlugin(BasePlugin):
+    """What the decorators do not say: CSV beside JSON for ``format``, bearer auth on writes."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
+            success = responses.get(200, responses.get("200"))
+            if "format" in names and isinstance(success, dict) and "content" in success:
+                success["content"][CSV_MIMETYPE] = {
+                    "schema": {"type": "string", "description": "CSV with a header row"}
+                }
+            if method.upper() not in SAFE_METHODS:
+                operation["security"] = [{BEARER: []}]
+                responses.setdefault(401, "UNAUTHORIZED")
+            # An error documented by its description alone (``alt_response``) is a problem too.
+            for status, response in responses.items():
+                if (
+                    str(status)[0] in "45"
+                    and isinstance(response, dict)
+                    and "content" not in response
+                ):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA_REF}}
+
+
+BEARER = "bearerAuth"
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
+api = Api(spec_kwargs={"extra_plugins": [DocumentPlugin()]})
 
 
 def init_app(app: Flask) -> None:
@@ -51,17 +81,27 @@ def init_app(app: Flask) -> None:
     from . import events, groups, instruments, participants
 
     api.init_app(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    if BEARER not in api.spec.components.security_schemes:
+        api.spec.components.security_scheme(
+            BEARER, {"type": "http", "scheme": "bearer", "description": "friendsgroup token create"}
+        )
     for module in (participants, groups, instruments, events):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
-    app.before_request(refuse_nul_in_path)
+    app.before_request(refuse_impossible_path_keys)
     lifecycle.register(app)
 
 
-def refuse_nul_in_path() -> None:
-    """404 for a path key with a NUL character: no key has one, and PostgreSQL refuses it."""
+# The largest id a row can have: ids are INTEGER, 32-bit on PostgreSQL.
+MAX_ID = 2**31 - 1
+
+
+def refuse_impossible_path_keys() -> None:
+    """404 for a path key no row has and the database would refuse: a NUL, an id over 2**31."""
     for name, value in (request.view_args or {}).items():
-        if isinstance(value, str) and "\x00" in value:
-            raise not_found(name, value.replace("\x00", "\\0"))
+        if (isinstance(value, str) and "\x00" in value) or (
+            isinstance(value, int) and value > MAX_ID
+        ):
+            raise not_found(name, str(value).replace("\x00", "\\0"))
 
 
 API_DESCRIPTION = (
