@@ -1,21 +1,22 @@
 """The rules of SPEC §2: the one place that decides whether an event may be recorded.
 
-The API, the importer and the seeder all write events through this module. Every write
-locks the participant first, so the read-check-write below is never interleaved with
-another writer's for the same participant (row lock on PostgreSQL; on SQLite the
-writer's BEGIN IMMEDIATE holds the database lock).
+The API, the importer and the seeder all write events through this module. A write locks
+each participant before reading its history, so the read-check-write is never interleaved
+with another writer's for the same participant (row lock on PostgreSQL; on SQLite the
+writer's BEGIN IMMEDIATE holds the database lock). Bulk writers also take one advisory lock,
+so that two imports, which lock participants in file order, cannot deadlock each other.
 """
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .bulkwrite import BatchWriter, CopyWriter
 from .errors import Problem, conflict, validation_problem
 from .models import Event, Group, Instrument, Participant, Source
 from .participants import iso_country, resolve_participant
@@ -238,8 +239,7 @@ def record_event(
     check_admitted(target, participant)
     check_dates(target, data["effective_on"], data.get("earliest_on"))
     check_provisions(target, event_type, data.get("provisions"))
-    if event_type == "report" and not data.get("sources"):
-        raise validation_problem("sources", "a report needs at least one source")
+    check_sources(event_type, data.get("sources"))
     lock_participant(session, participant)
     steps = visible_steps(session, target, participant)
     _enforce(target, participant.code, steps, _new_step(event_type, data["effective_on"]))
@@ -304,8 +304,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         sources = [_source_values(s) for s in event.sources]
     check_dates(target, effective_on, earliest_on)
     check_provisions(target, event.type, provisions)
-    if event.type == "report" and not sources:
-        raise validation_problem("sources", "a report needs at least one source")
+    check_sources(event.type, sources)
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
     _enforce(target, event.participant.code, steps, _new_step(event.type, effective_on))
     now = utcnow()
@@ -451,7 +450,7 @@ class _BulkRecorder:
         if write and postgres:
             session.execute(select(func.pg_advisory_xact_lock(BULK_LOCK_KEY)))
         self.writer = (
-            (_CopyWriter if postgres else _BatchWriter)(session, recorded_by) if write else None
+            (CopyWriter if postgres else BatchWriter)(session, recorded_by) if write else None
         )
         self.registered = {
             row.code: _Who(row.id, row.code, row.kind)
@@ -588,179 +587,3 @@ def _appends(existing: list[Step], steps: list[Step]) -> bool:
             return False
         last = step.effective_on
     return True
-
-
-EVENT_COLUMNS = (
-    "id",
-    "type",
-    "group_id",
-    "instrument_id",
-    "participant_id",
-    "effective_on",
-    "earliest_on",
-    "provisions",
-    "note",
-    "recorded_at",
-    "recorded_by",
-)
-SOURCE_COLUMNS = (
-    "event_id",
-    "position",
-    "url",
-    "title",
-    "publisher",
-    "published_on",
-    "reliability",
-)
-
-
-class _Writer:
-    """Writes events and their sources with ids taken ahead, all recorded at one instant."""
-
-    def __init__(self, session: Session, recorded_by: str) -> None:
-        self.session = session
-        self.recorded_by = recorded_by
-        self.recorded_at = utcnow()
-
-    def event_row(self, event_id: int, item: NewEvent, key: tuple[str, int], who: int) -> tuple:
-        data = item.data
-        return (
-            event_id,
-            item.type,
-            key[1] if key[0] == "group" else None,
-            key[1] if key[0] == "instrument" else None,
-            who,
-            data["effective_on"],
-            data.get("earliest_on"),
-            data.get("provisions"),
-            data.get("note"),
-            self.recorded_at,
-            self.recorded_by,
-        )
-
-    @staticmethod
-    def source_rows(event_id: int, sources: list[dict]) -> list[tuple]:
-        return [
-            (
-                event_id,
-                position,
-                source["url"],
-                source.get("title"),
-                source.get("publisher"),
-                source.get("published_on"),
-                source["reliability"],
-            )
-            for position, source in enumerate(sources)
-        ]
-
-    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
-        raise NotImplementedError
-
-    def pause(self) -> None:
-        """Let the session run a statement of its own."""
-
-    def close(self) -> None:
-        """Write what is still buffered."""
-
-    def abort(self) -> None:
-        """Stop writing; the transaction is about to be rolled back."""
-
-
-class _BatchWriter(_Writer):
-    """Multi-row INSERTs; ids follow the largest one, safe under SQLite's write lock."""
-
-    BATCH = 5_000
-
-    def __init__(self, session: Session, recorded_by: str) -> None:
-        super().__init__(session, recorded_by)
-        self.next_id = (session.scalar(select(func.max(Event.id))) or 0) + 1
-        self.events: list[dict] = []
-        self.sources: list[dict] = []
-
-    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
-        event_id = self.next_id
-        self.next_id += 1
-        self.events.append(
-            dict(zip(EVENT_COLUMNS, self.event_row(event_id, item, key, who), strict=True))
-        )
-        for row in self.source_rows(event_id, item.data.get("sources") or []):
-            self.sources.append(dict(zip(SOURCE_COLUMNS, row, strict=True)))
-        if len(self.events) >= self.BATCH:
-            self.close()
-
-    def close(self) -> None:
-        if self.events:
-            self.session.execute(insert(Event.__table__), self.events)
-            self.events = []
-        if self.sources:
-            self.session.execute(insert(Source.__table__), self.sources)
-            self.sources = []
-
-
-class _CopyWriter(_Writer):
-    """PostgreSQL ``COPY``: events stream in while lines are still being read and checked."""
-
-    FIRST_BATCH = 100
-    LAST_BATCH = 50_000
-
-    def __init__(self, session: Session, recorded_by: str) -> None:
-        super().__init__(session, recorded_by)
-        # COPY of a timestamp without time zone: the naive UTC instant, as UTCDateTime stores it.
-        self.recorded_at = self.recorded_at.astimezone(UTC).replace(tzinfo=None)
-        self.cursor = session.connection().connection.driver_connection.cursor()
-        self.sequence = self.cursor.execute(
-            "SELECT pg_get_serial_sequence('events', 'id')"
-        ).fetchone()[0]
-        self.ids: list[int] = []
-        self.batch = self.FIRST_BATCH
-        self.copy_context = None
-        self.copy = None
-        self.sources: list[tuple] = []
-
-    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
-        if not self.ids:
-            self.pause()
-            self._take_ids()
-        if self.copy is None:
-            columns = ", ".join(EVENT_COLUMNS)
-            self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
-            self.copy = self.copy_context.__enter__()
-        event_id = self.ids.pop()
-        row = self.event_row(event_id, item, key, who)
-        if row[7] is not None:
-            row = (*row[:7], json.dumps(row[7]), *row[8:])
-        self.copy.write_row(row)
-        sources = item.data.get("sources")
-        if sources:
-            self.sources.extend(self.source_rows(event_id, sources))
-
-    def _take_ids(self) -> None:
-        """Ids from the events' own sequence, so concurrent writers never collide."""
-        rows = self.cursor.execute(
-            "SELECT nextval(%s) FROM generate_series(1, %s)", (self.sequence, self.batch)
-        ).fetchall()
-        self.ids = [row[0] for row in reversed(rows)]
-        self.batch = min(self.batch * 4, self.LAST_BATCH)
-
-    def pause(self) -> None:
-        if self.copy is not None:
-            self.copy_context.__exit__(None, None, None)
-            self.copy_context = self.copy = None
-        if self.sources:
-            columns = ", ".join(SOURCE_COLUMNS)
-            with self.cursor.copy(f"COPY sources ({columns}) FROM STDIN") as copy:
-                for row in self.sources:
-                    copy.write_row(row)
-            self.sources = []
-
-    def close(self) -> None:
-        self.pause()
-
-    def abort(self) -> None:
-        if self.copy is not None:
-            error = RuntimeError("bulk write abandoned")
-            try:
-                self.copy_context.__exit__(type(error), error, None)
-            except Exception:  # the COPY is being abandoned with its transaction
-                pass
-            self.copy_context = self.copy = None
