@@ -134,14 +134,7 @@ def operations_taking_format() -> list:
     for path, item in DOCUMENT["paths"].items():
         names = {p["name"] for p in item.get("get", {}).get("parameters", [])}
         if "format" in names:
-            marks = ()
-            if path == f"{API}/participants/{{code}}":
-                marks = pytest.mark.xfail(
-                    strict=True,
-                    reason="api/participants.py: the detail view accepts ?format=csv "
-                    "(AsOfArgsSchema) but always answers JSON",
-                )
-            found.append(pytest.param(path, marks=marks, id=path))
+            found.append(pytest.param(path, id=path))
     return found
 
 

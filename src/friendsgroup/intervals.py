@@ -10,7 +10,8 @@ def end_of(day: date, interval: str) -> date:
     if interval == "day":
         return day
     if interval == "week":
-        return day + timedelta(days=6 - day.weekday())
+        # The last week of the calendar ends at date.max, not on a Sunday past it.
+        return date.fromordinal(min(day.toordinal() + 6 - day.weekday(), date.max.toordinal()))
     if interval == "year":
         return date(day.year, 12, 31)
     last_month = day.month if interval == "month" else ((day.month - 1) // 3 + 1) * 3

@@ -7,7 +7,7 @@ the events recorded by ``known_at`` and not retracted by then (SPEC §2).
 import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
@@ -328,7 +328,7 @@ def counts_series(
                 "announced": announced,
             }
         )
-        interval_start = date.fromordinal(point.toordinal() + 1)
+        interval_start = _day_after(point)
     return {
         "group": group.slug,
         "interval": interval,
@@ -352,6 +352,11 @@ def _points(start: date, end: date, interval: str) -> list[date]:
 
 
 MAX_POINTS = 10_000
+
+
+def _day_after(day: date) -> date:
+    """The next day; the last point of a series may fall on date.max, and nothing follows it."""
+    return day if day == date.max else day + timedelta(days=1)
 
 
 # --- instruments ------------------------------------------------------------------------------
@@ -485,7 +490,7 @@ def instrument_counts(
                 "reported": len(committed & reported),
             }
         )
-        interval_start = date.fromordinal(point.toordinal() + 1)
+        interval_start = _day_after(point)
     return {
         "instrument": instrument.slug,
         "interval": interval,

@@ -368,10 +368,15 @@ class KnownAtArgsSchema(BaseSchema):
     known_at = Timestamp(load_default=None)
 
 
-class AsOfArgsSchema(KnownAtArgsSchema):
+class StandingArgsSchema(KnownAtArgsSchema):
     """``as_of`` (default today) and ``known_at``."""
 
     as_of = Day(load_default=None)
+
+
+class AsOfArgsSchema(StandingArgsSchema):
+    """``as_of``, ``known_at`` and the representation of a report (JSON or CSV)."""
+
     format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
 
 

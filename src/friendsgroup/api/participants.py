@@ -12,7 +12,6 @@ from ..pagination import paginate
 from ..participants import get_participant_or_404, is_iso_country_code
 from ..reports import participant_standing
 from ..schemas import (
-    AsOfArgsSchema,
     EventListArgsSchema,
     EventPageSchema,
     ParticipantCreateSchema,
@@ -20,6 +19,7 @@ from ..schemas import (
     ParticipantListArgsSchema,
     ParticipantPageSchema,
     ParticipantSchema,
+    StandingArgsSchema,
 )
 from .listing import event_page, page_response
 
@@ -78,7 +78,7 @@ class Participants(MethodView):
 
 @blp.route("/participants/<code>")
 class ParticipantDetail(MethodView):
-    @blp.arguments(AsOfArgsSchema, location="query")
+    @blp.arguments(StandingArgsSchema, location="query")
     @blp.response(200, ParticipantDetailSchema)
     def get(self, args, code):
         """One participant, with its membership periods and commitment status."""
