@@ -135,7 +135,8 @@ def test_a_seed_file_against_the_rules_writes_nothing(runner, app, tmp_path):
         (
             "participants.csv",
             "code,name,kind,note\nKEN,Kenya,country,\n",
-            "participants.csv line 2: code: a country registers itself from its ISO code",
+            "participants.csv line 2: kind: countries need no registration:"
+            " use their ISO 3166-1 code in an event",
         ),
         (
             "announcements.csv",

@@ -22,11 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .db import get_db
-from .errors import flatten_errors
+from .errors import Problem, flatten_errors
 from .history import BulkProblems, LineProblem, NewEvent, canonical_code, record_events_bulk
 from .importer import EventReader, FileProblem
-from .models import Announcement, Event, Group, Instrument, Participant, Provision, Source
-from .participants import is_iso_country_code
+from .models import Announcement, Event, Group, Instrument, Participant, Source
+from .registry import build_instrument, check_registrable
 from .schemas import (
     AnnouncementCreateSchema,
     GroupCreateSchema,
@@ -129,12 +129,8 @@ def seed_instruments(session: Session, path: Path, tally: Tally) -> None:
         if data["slug"] in present:
             tally.skipped += 1
             continue
-        group_slug = data.pop("group", None)
-        provisions = [Provision(**p) for p in data.pop("provisions")]
-        instrument = Instrument(**data, provisions=provisions)
-        if group_slug:
-            instrument.group = _group(session, group_slug, where)
-        session.add(instrument)
+        group = _group(session, data["group"], where) if data.get("group") else None
+        session.add(build_instrument(data, group))
         present.add(data["slug"])
         tally.created += 1
     session.flush()
@@ -156,8 +152,11 @@ def seed_participants(session: Session, path: Path, tally: Tally) -> None:
         if row.get("url"):
             body["url"] = row["url"]
         data = _load(ParticipantCreateSchema(), body, where)
-        if data["kind"] == "country" or is_iso_country_code(data["code"]):
-            raise SeedError(f"{where}: code: a country registers itself from its ISO code")
+        try:
+            check_registrable(data)
+        except Problem as problem:
+            field, messages = next(iter(problem.errors.items()))
+            raise SeedError(f"{where}: {field}: {' '.join(messages)}") from None
         if data["code"] in present:
             tally.skipped += 1
             continue

@@ -7,8 +7,9 @@ from sqlalchemy import select
 from ..auth import current_token_name
 from ..db import get_session
 from ..history import record_event
-from ..models import Event, Instrument, Provision
+from ..models import Event, Instrument
 from ..pagination import paginate
+from ..registry import build_instrument
 from ..reports import instrument_counts, instrument_participants
 from ..representation import conditional, csv_response, json_response, wants_csv
 from ..schemas import (
@@ -67,11 +68,8 @@ class Instruments(MethodView):
     def post(self, data):
         """Create an instrument with its numbered provisions."""
         session = get_session()
-        group_slug = data.pop("group", None)
-        provisions = [Provision(**p) for p in data.pop("provisions")]
-        instrument = Instrument(**data, provisions=provisions)
-        if group_slug:
-            instrument.group = get_group_or_404(session, group_slug)
+        group = get_group_or_404(session, data["group"]) if data.get("group") else None
+        instrument = build_instrument(data, group)
         add_unique(session, instrument, "instrument", data["slug"], "slug")
         return instrument, 201, {"Location": f"/api/v1/instruments/{instrument.slug}"}
 

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..db import get_session
-from ..errors import conflict, validation_problem
+from ..errors import conflict
 from ..models import Event, Participant
 from ..pagination import paginate
-from ..participants import get_participant_or_404, is_iso_country_code
+from ..participants import get_participant_or_404
+from ..registry import check_registrable
 from ..reports import participant_standing
 from ..schemas import (
     EventListArgsSchema,
@@ -58,12 +59,7 @@ class Participants(MethodView):
     @blp.response(201, ParticipantSchema)
     def post(self, data):
         """Register a region or an organisation (countries register themselves on first use)."""
-        if data["kind"] == "country":
-            raise validation_problem(
-                "kind", "countries need no registration: use their ISO 3166-1 code in an event"
-            )
-        if is_iso_country_code(data["code"]):
-            raise validation_problem("code", "is an ISO 3166-1 country code")
+        check_registrable(data)
         session = get_session()
         participant = Participant(**data)
         session.add(participant)
