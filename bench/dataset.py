@@ -26,9 +26,9 @@ class Scale:
     events: int
     hot_members: int
     retractions: int
-    requests: int  # measured requests per latency figure
-    warmup: int
-    accessions: int  # P3, over all clients
+    requests: int  # measured requests per latency figure, over all rounds
+    warmup: int  # unmeasured requests before each round
+    accessions: int  # P3, over all clients and rounds
     clients: int = 8
 
 
@@ -39,9 +39,9 @@ FULL = Scale(
     events=250_000,
     hot_members=150,
     retractions=300,
-    requests=100,
-    warmup=10,
-    accessions=2_000,
+    requests=300,
+    warmup=5,
+    accessions=3_000,
 )
 QUICK = Scale(
     groups=20,
@@ -50,9 +50,9 @@ QUICK = Scale(
     events=2_000,
     hot_members=25,
     retractions=20,
-    requests=10,
+    requests=12,
     warmup=2,
-    accessions=160,
+    accessions=150,
 )
 
 

@@ -54,8 +54,8 @@ def members_latency(url: str, slug: str, as_of, n: int, warmup: int) -> tuple[li
         return timings, rows
 
 
-def insert_rate(url: str, total: int, threads: int) -> float:
-    """Rows per second of single-row INSERT + COMMIT from ``threads`` connections."""
+def insert_seconds(url: str, total: int, threads: int) -> float:
+    """Seconds for ``total`` single-row INSERT + COMMIT from ``threads`` connections."""
     with psycopg.connect(conninfo(url)) as connection:
         bare_table(connection, "bench_floor_inserts")
         group_id, participant_id = connection.execute(
@@ -91,7 +91,7 @@ def insert_rate(url: str, total: int, threads: int) -> float:
     elapsed = time.perf_counter() - began
     if errors:
         raise errors[0]
-    return per_thread * threads / elapsed
+    return elapsed
 
 
 def copy_rate(url: str, rows: list[tuple]) -> float:

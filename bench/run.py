@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -23,7 +24,14 @@ from .service import Service
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 MB = 1024 * 1024
+# Each figure and its floor are taken in alternating rounds, so that a burst of other load
+# on the machine falls on both rather than on one of them.
+ROUNDS = 3
 STARTED = time.monotonic()
+MEMBERS_PATH = f"/api/v1/groups/{HOT_SLUG}/members?as_of={END.isoformat()}"
+COUNTS_PATH = f"/api/v1/groups/{HOT_SLUG}/counts?" + urlencode(
+    {"interval": "day", "from": HOT_FROM.isoformat(), "to": END.isoformat()}
+)
 
 
 def progress(message: str) -> None:
@@ -42,12 +50,27 @@ class Bench:
         self.scale, self.url, self.quick, self.workdir = scale, url, quick, workdir
         self.env = {**os.environ, "DATABASE_URL": url}
         self.facts: dict = {"phases_s": {}}
+        self.rows: list[Row] = []
+
+    def row(self, *args, **kwargs) -> Row:
+        """A result row; quick runs do not judge the figures."""
+        row = Row(*args, judged=not self.quick, **kwargs)
+        self.rows.append(row)
+        return row
 
     def phase(self, name: str, began: float) -> None:
         self.facts["phases_s"][name] = round(time.monotonic() - began, 2)
 
+    def call(self, function, *args):
+        """Run a function in the client process and wait for it."""
+        return self.pool.submit(function, *args).result()
+
     def run(self) -> tuple[list[Row], list[dict]]:
         began = time.monotonic()
+        load = os.getloadavg()[0]
+        self.facts["load_average_at_start"] = load
+        if load > 0.5:
+            progress(f"load average {load:.1f}: other work on this machine will skew the figures")
         progress(f"generating {self.scale.events:,} events")
         data = generate(self.scale)
         self.facts["dataset"] = data.sizes()
@@ -56,32 +79,18 @@ class Bench:
         progress(f"re-creating {database.database_name(self.url)} and migrating it")
         database.recreate(self.url)
         friendsgroup(self.env, "db", "upgrade")
-        token = friendsgroup(self.env, "token", "create", "bench").strip()
+        self.token = friendsgroup(self.env, "token", "create", "bench").strip()
         self.phase("prepare", began)
         progress("starting the server")
         # The client is a process of its own, so that it shares no interpreter with the bench.
         with (
-            Service(self.env, self.workdir / "server.log") as service,
-            ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool,
+            Service(self.env, self.workdir / "server.log") as self.service,
+            ProcessPoolExecutor(1, mp_context=get_context("spawn")) as self.pool,
         ):
-            self.service, self.pool, self.token = service, pool, token
-            rows, checks = self.measure(data, events_file)
-        rows.append(
-            Row(
-                "P5a",
-                "peak RSS of a server worker",
-                max(service.peaks.values(), default=0) / MB,
-                "MB",
-                target=150,
-                judged=not self.quick,
-            )
-        )
-        rows.append(self.import_memory)
-        return sorted(rows, key=lambda r: r.id), checks
-
-    def call(self, function, *args):
-        """Run a function in the client process and wait for it."""
-        return self.pool.submit(function, *args).result()
+            checks = self.measure(data, events_file)
+        peak = max(self.service.peaks.values(), default=0)
+        self.row("P5a", "peak RSS of a server worker", peak / MB, "MB", target=150)
+        return sorted(self.rows, key=lambda r: r.id), checks
 
     def post(self, requests: list[tuple[str, dict]], clients: int, what: str) -> list[dict]:
         """POST from the client process; every answer must be a 2xx."""
@@ -91,17 +100,16 @@ class Bench:
             raise RuntimeError(f"{len(failed)} of {len(requests)} {what} failed: {failed[0]}")
         return [answer for _, answer in results]
 
-    def measure(self, data: Dataset, events_file: Path) -> tuple[list[Row], list[dict]]:
+    def measure(self, data: Dataset, events_file: Path) -> list[dict]:
+        """Set up over HTTP, import, retract, measure; then check every write."""
         began = time.monotonic()
-        progress(
-            f"creating {len(data.groups) + len(data.p3_groups)} groups and "
-            f"{len(data.instruments)} instruments over HTTP"
-        )
-        self.post([("/api/v1/groups", g) for g in data.groups + data.p3_groups], 4, "groups")
+        groups = data.groups + data.p3_groups
+        progress(f"creating {len(groups)} groups and {len(data.instruments)} instruments")
+        self.post([("/api/v1/groups", g) for g in groups], 4, "groups")
         self.post([("/api/v1/instruments", i) for i in data.instruments], 4, "instruments")
         self.phase("setup", began)
 
-        rows = [self.p4(data, events_file)]
+        self.p4(data, events_file)
 
         began = time.monotonic()
         candidates = database.retraction_candidates(self.url, HOT_SLUG, self.scale.retractions)
@@ -115,28 +123,25 @@ class Bench:
         database.vacuum_analyze(self.url)
         self.phase("retract", began)
 
-        p1 = self.p1()
-        rows += [p1, self.p2(p1)]
-        p3, p3_ids = self.p3(data)
-        rows.append(p3)
+        self.p1_p2()
+        p3_ids, p3_codes = self.p3(data)
 
         progress("checking that every 2xx write is in the database, and nothing else")
-        checks = database.verify_writes(
+        self.service.sample()
+        return database.verify_writes(
             self.url,
             {
-                "groups": len(data.groups) + len(data.p3_groups),
+                "groups": len(groups),
                 "instruments": len(data.instruments),
-                "participants": len({e["participant"] for e in data.events} | self.p3_codes),
+                "participants": len({e["participant"] for e in data.events} | p3_codes),
                 "sources": sum(len(event.get("sources", ())) for event in data.events),
                 "events": len(data.events) + len(p3_ids),
                 "retracted_ids": [event["id"] for event in retracted],
                 "p3_ids": p3_ids,
             },
         )
-        self.service.sample()
-        return rows, checks
 
-    def p4(self, data: Dataset, events_file: Path) -> Row:
+    def p4(self, data: Dataset, events_file: Path) -> None:
         """P4: ``friendsgroup import`` of the events file against COPY of the same rows."""
         began = time.monotonic()
         progress(f"P4: friendsgroup import of {len(data.events):,} events")
@@ -146,114 +151,117 @@ class Bench:
             raise RuntimeError(f"the import failed ({done.returncode}):\n{done.output[-3000:]}")
         self.facts["import_output"] = done.output.strip().splitlines()[-3:]
         rate = len(data.events) / done.seconds
-        progress(f"P4: {done.seconds:.1f} s, {rate:,.0f} events/s; COPY floor")
+        progress(f"P4: {done.seconds:.1f} s, {rate:,.0f} events/s; COPY floor x {ROUNDS}")
         ids = [
-            database.ids(self.url, table, key)
-            for table, key in (
-                ("groups", "slug"),
-                ("instruments", "slug"),
-                ("participants", "code"),
-            )
+            database.ids(self.url, "groups", "slug"),
+            database.ids(self.url, "instruments", "slug"),
+            database.ids(self.url, "participants", "code"),
         ]
-        floor = floors.copy_rate(self.url, floors.event_rows(data.events, *ids))
-        self.import_memory = Row(
-            "P5b",
-            "peak RSS of the import",
-            done.max_rss / MB,
-            "MB",
-            target=400,
-            judged=not self.quick,
+        rows = floors.event_rows(data.events, *ids)
+        copies = [floors.copy_rate(self.url, rows) for _ in range(ROUNDS)]
+        self.facts["p4_copy_rates"] = [round(r) for r in copies]
+        self.row(
+            "P4",
+            "friendsgroup import",
+            rate,
+            "events/s",
+            statistics.median(copies),
+            0.1,
+            higher_is_better=True,
         )
+        self.row("P5b", "peak RSS of the import", done.max_rss / MB, "MB", target=400)
         self.phase("P4", began)
-        return Row("P4", "friendsgroup import", rate, "events/s", floor, 0.1, True, not self.quick)
 
-    def p1(self) -> Row:
-        """P1: members on END over HTTP against one SQL query through psycopg."""
+    def p1_p2(self) -> None:
+        """P1: members over HTTP against one SQL query; P2: a daily series against P1."""
         began = time.monotonic()
-        n, warmup = self.scale.requests, self.scale.warmup
-        path = f"/api/v1/groups/{HOT_SLUG}/members?as_of={END.isoformat()}"
-        progress(f"P1: {n} x GET {path}")
-        timings, answer = self.call(client.latency, self.service.port, path, n, warmup)
-        progress("P1: floor, the same answer from one SQL query")
-        floor_timings, floor_rows = self.call(
-            floors.members_latency, self.url, HOT_SLUG, END, n, warmup
-        )
+        n, warmup, port = self.scale.requests // ROUNDS, self.scale.warmup, self.service.port
+        members, sql, counts, by_round = [], [], [], []
+        for round_ in range(1, ROUNDS + 1):
+            progress(f"P1, P2 round {round_}/{ROUNDS}: {n} x members, SQL floor, counts")
+            timings, answer = self.call(client.latency, port, MEMBERS_PATH, n, warmup)
+            members += timings
+            timings, floor_rows = self.call(
+                floors.members_latency, self.url, HOT_SLUG, END, n, warmup
+            )
+            sql += timings
+            timings, series = self.call(client.latency, port, COUNTS_PATH, n, warmup)
+            counts += timings
+            by_round.append([round(median_ms(t[-n:]), 2) for t in (members, sql, counts)])
+        # The floor must give the same answer, or it is not a floor.
         api = [(m["code"], m["member_since"]) for m in answer["members"]]
-        sql = [(row[0], row[4].isoformat()) for row in floor_rows]
-        self.facts["hot_members"] = answer["count"]
-        self.facts["hot_possibly_members"] = answer["possibly_members"]
-        self.facts["p1_answers_agree"] = api == sql
-        if api != sql:
-            progress(f"P1: WARNING the API ({len(api)}) and SQL ({len(sql)}) members differ")
-        self.phase("P1", began)
-        return Row(
+        agree = api == [(row[0], row[4].isoformat()) for row in floor_rows]
+        if not agree:
+            progress("P1: WARNING the API's members and the SQL floor's differ")
+        points = series["points"]
+        self.facts.update(
+            hot_members=answer["count"],
+            hot_possibly_members=answer["possibly_members"],
+            p1_answers_agree=agree,
+            p2_points=len(points),
+            p2_last_count_matches_p1=points[-1]["count"] == answer["count"],
+            p1_p2_rounds_ms=[dict(zip(("P1", "P1 floor", "P2"), r, strict=True)) for r in by_round],
+        )
+        p1 = self.row(
             "P1",
             f"members, {answer['count']} on {END}",
-            median_ms(timings),
+            median_ms(members),
             "ms",
-            median_ms(floor_timings),
+            median_ms(sql),
             3,
-            judged=not self.quick,
-            note="" if api == sql else "answers differ",
+            note="" if agree else "answers differ",
         )
-
-    def p2(self, p1: Row) -> Row:
-        """P2: a 10-year daily counts series against P1."""
-        began = time.monotonic()
-        query = urlencode({"interval": "day", "from": HOT_FROM.isoformat(), "to": END.isoformat()})
-        path = f"/api/v1/groups/{HOT_SLUG}/counts?{query}"
-        n, warmup = self.scale.requests, self.scale.warmup
-        progress(f"P2: {n} x GET {path}")
-        timings, answer = self.call(client.latency, self.service.port, path, n, warmup)
-        points = answer["points"]
-        self.facts["p2_points"] = len(points)
-        self.facts["p2_last_count_matches_p1"] = points[-1]["count"] == self.facts["hot_members"]
-        self.phase("P2", began)
-        return Row(
-            "P2",
-            f"counts, {len(points):,} daily points",
-            median_ms(timings),
-            "ms",
-            p1.value,
-            5,
-            judged=not self.quick,
+        self.row(
+            "P2", f"counts, {len(points):,} daily points", median_ms(counts), "ms", p1.value, 5
         )
+        self.phase("P1, P2", began)
 
-    def p3(self, data: Dataset) -> tuple[Row, list[int]]:
+    def p3(self, data: Dataset) -> tuple[list[int], set[str]]:
         """P3: concurrent accessions over HTTP against single-row INSERT + COMMIT."""
         began = time.monotonic()
-        total, clients = self.scale.accessions, self.scale.clients
+        per_round, clients = self.scale.accessions // ROUNDS, self.scale.clients
+        # Fresh groups: every (group, participant) pair is a valid first accession.
         pairs = [(g["slug"], code) for g in data.p3_groups for code in data.participants]
-        requests = [
-            (
-                f"/api/v1/groups/{slug}/accessions",
-                {"participant": code, "effective_on": END.isoformat()},
+        pairs = pairs[: per_round * ROUNDS]
+        ids, statuses, api_seconds, floor_seconds, by_round = [], Counter(), 0.0, 0.0, []
+        for round_ in range(ROUNDS):
+            progress(
+                f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from "
+                f"{clients} clients, then {per_round:,} INSERT + COMMIT"
             )
-            for slug, code in pairs[:total]
-        ]
-        self.p3_codes = {code for _, code in pairs[:total]}
-        progress(f"P3: {total:,} accessions from {clients} concurrent clients")
-        results, seconds = self.call(
-            client.post_all, self.service.port, self.token, requests, clients
-        )
-        ids = [answer["id"] for status, answer in results if 200 <= status < 300]
-        statuses: dict[str, int] = {}
-        for status, _ in results:
-            statuses[str(status)] = statuses.get(str(status), 0) + 1
-        self.facts["p3_statuses"] = statuses
-        progress(f"P3: {len(ids) / seconds:,.0f} accessions/s; floor, INSERT + COMMIT")
-        floor = self.call(floors.insert_rate, self.url, total, clients)
-        self.phase("P3", began)
-        return Row(
+            requests = [
+                (
+                    f"/api/v1/groups/{slug}/accessions",
+                    {"participant": code, "effective_on": END.isoformat()},
+                )
+                for slug, code in pairs[round_ * per_round : (round_ + 1) * per_round]
+            ]
+            results, seconds = self.call(
+                client.post_all, self.service.port, self.token, requests, clients
+            )
+            statuses.update(str(status) for status, _ in results)
+            done = [answer["id"] for status, answer in results if 200 <= status < 300]
+            floor = self.call(floors.insert_seconds, self.url, per_round, clients)
+            ids, api_seconds, floor_seconds = (
+                ids + done,
+                api_seconds + seconds,
+                floor_seconds + floor,
+            )
+            by_round.append(
+                {"P3": round(len(done) / seconds), "P3 floor": round(per_round / floor)}
+            )
+        self.facts.update(p3_statuses=dict(statuses), p3_rounds_per_s=by_round)
+        self.row(
             "P3",
             f"accessions, {clients} clients",
-            len(ids) / seconds,
+            len(ids) / api_seconds,
             "writes/s",
-            floor,
+            per_round * ROUNDS / floor_seconds,
             0.4,
-            True,
-            not self.quick,
-        ), ids
+            higher_is_better=True,
+        )
+        self.phase("P3", began)
+        return ids, {code for _, code in pairs}
 
     def environment(self, started: datetime) -> dict:
         """What the figures depend on, for comparing runs."""
@@ -265,11 +273,13 @@ class Bench:
             "duration_s": round(time.monotonic() - STARTED, 1),
             "git_commit": commit.stdout.strip() or None,
             "cpu_count": os.cpu_count(),
+            "load_average": os.getloadavg(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "postgresql": database.server_facts(self.url),
             "database": database.database_name(self.url),
-            "server_workers": 2,
+            "server_workers": self.service.workers,
+            "rounds": ROUNDS,
             "scale": vars(self.scale),
             "as_of": END.isoformat(),
             "series_from": HOT_FROM.isoformat(),
