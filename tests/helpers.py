@@ -10,6 +10,12 @@ FRIENDS = {
     "established_on": "2024-05-02",
     "member_kinds": ["country", "region"],
 }
+INSTRUMENT = {
+    "slug": "code",
+    "name": "Code of Conduct",
+    "adopted_on": "2023-10-30",
+    "provisions": [{"number": n, "title": f"Action {n}"} for n in (1, 2, 3)],
+}
 SOURCE = {"url": "https://example.org/press/1", "title": "Press release", "reliability": "official"}
 
 

@@ -5,7 +5,15 @@ from datetime import timedelta
 import pytest
 
 from friendsgroup.timeutil import today
-from tests.helpers import SOURCE, accede, assert_problem, create_group, row_counts, withdraw
+from tests.helpers import (
+    INSTRUMENT,
+    SOURCE,
+    accede,
+    assert_problem,
+    create_group,
+    row_counts,
+    withdraw,
+)
 
 
 def members(client, as_of, known_at=None):
@@ -197,14 +205,6 @@ def test_uncertain_dates_are_kept_and_flagged(client, auth):
     assert report["count"] == 0 and report["possibly_members"] == 1
     report = client.get("/api/v1/groups/friends/members?as_of=2025-10-29").json
     assert report["members"][0]["date_uncertain"] is True
-
-
-INSTRUMENT = {
-    "slug": "code",
-    "name": "Code of Conduct",
-    "adopted_on": "2023-10-30",
-    "provisions": [{"number": n, "title": f"Action {n}"} for n in (1, 2, 3)],
-}
 
 
 def test_commitments_reports_and_withdrawals(client, auth, session):

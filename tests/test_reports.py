@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from friendsgroup.db import get_db
-from tests.helpers import SOURCE, accede, create_group, withdraw
+from tests.helpers import INSTRUMENT, SOURCE, accede, create_group, withdraw
 
 
 @pytest.fixture
@@ -268,14 +268,6 @@ def test_cli_reports_the_same_figures(runner, client, history):
     assert "Total: 8 points; 5 joined, 1 left; 4 members on 2024-12-15" in counts_table.output
     unknown = runner.invoke(args=["report", "members", "nope"])
     assert unknown.exit_code == 1
-
-
-INSTRUMENT = {
-    "slug": "code",
-    "name": "Code of Conduct",
-    "adopted_on": "2023-10-30",
-    "provisions": [{"number": n, "title": f"Action {n}"} for n in (1, 2, 3)],
-}
 
 
 def test_instrument_participants_and_counts(client, auth, history):
