@@ -515,6 +515,37 @@ def test_surrogate_pairs_are_text_not_lone_surrogates(client, auth, world):
 
 
 @pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"],
+)
+def test_json_content_type_variants_are_accepted(client, auth, world, content_type):
+    response = send(
+        client, auth, "accessions", world, raw(json.dumps(VALID["accessions"][1]), content_type)
+    )
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/json", "application/json-seq", "application/merge-patch+json", "*/*"]
+)
+def test_other_content_types_are_415(app, client, auth, content_type):
+    before = snapshot(app)
+    response = send(client, auth, "accessions", World(1, 2), raw("{}", content_type))
+    assert_problem(response, 415)
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("key", ["", "   ", "x" * 256, "a\x00b", "bell\x07", "tab\tkey"], ids=repr)
+def test_a_bad_idempotency_key_is_422(app, client, auth, world, key):
+    before = snapshot(app)
+    headers = {**auth, "Idempotency-Key": key}
+    body = VALID["accessions"][1]
+    response = client.post(f"{API}{VALID['accessions'][0]}", json=body, headers=headers)
+    assert_problem(response, 422, "Idempotency-Key")
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
     ("endpoint", "path"),
     [
         ("accessions", "/groups/no-such-group/accessions"),
