@@ -341,7 +341,7 @@ def specific_cases():
         case("announcements", "source-list", changed(source=[{"url": URL}]), 422, "source"),
         case("announcements", "source-bad-url", changed(source={"url": "x"}), 422, "source"),
         # instruments
-        case("instruments", "unknown-group", changed(group="no-such-group"), 404),
+        case("instruments", "unknown-group", changed(group="no-such-group"), 422, "group"),
         case(
             "instruments",
             "provisions-object",

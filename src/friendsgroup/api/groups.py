@@ -13,7 +13,7 @@ from ..history import record_event
 from ..models import Announcement, Event, Group, Source
 from ..pagination import paginate
 from ..reports import counts_series, members_report
-from ..representation import conditional, csv_response, json_response, wants_csv
+from ..representation import report_response
 from ..schemas import (
     AnnouncementCreateSchema,
     AnnouncementPageSchema,
@@ -117,10 +117,7 @@ class Members(MethodView):
         session = get_session()
         group = get_group_or_404(session, slug)
         report = members_report(session, group, args["as_of"], args["known_at"])
-        if wants_csv(args["format"]):
-            rows = ([m[c] for c in MEMBER_COLUMNS] for m in report["members"])
-            return conditional(csv_response(MEMBER_COLUMNS, rows))
-        return conditional(json_response(report))
+        return report_response(report, "members", MEMBER_COLUMNS, args["format"])
 
 
 @blp.route("/groups/<slug>/counts")
@@ -134,10 +131,7 @@ class Counts(MethodView):
         series = counts_series(
             session, group, args["from_"], args["to"], args["interval"], args["known_at"]
         )
-        if wants_csv(args["format"]):
-            rows = ([p[c] for c in POINT_COLUMNS] for p in series["points"])
-            return conditional(csv_response(POINT_COLUMNS, rows))
-        return conditional(json_response(series))
+        return report_response(series, "points", POINT_COLUMNS, args["format"])
 
 
 ANNOUNCEMENT_COLUMNS = ["id", "as_of", "count", "source", "note", "recorded_at"]

@@ -6,12 +6,13 @@ from sqlalchemy import select
 
 from ..auth import current_token_name
 from ..db import get_session
+from ..errors import validation_problem
 from ..history import record_event
 from ..models import Event, Instrument
 from ..pagination import paginate
 from ..registry import build_instrument
 from ..reports import instrument_counts, instrument_participants
-from ..representation import conditional, csv_response, json_response, wants_csv
+from ..representation import report_response
 from ..schemas import (
     CommitmentCreateSchema,
     CountsArgsSchema,
@@ -28,7 +29,13 @@ from ..schemas import (
 )
 from .listing import event_page, page_response
 from .report_schemas import InstrumentCountsSchema, InstrumentParticipantsSchema
-from .resources import add_unique, event_created, get_group_or_404, get_instrument_or_404
+from .resources import (
+    add_unique,
+    event_created,
+    find_group,
+    get_group_or_404,
+    get_instrument_or_404,
+)
 
 blp = Blueprint("instruments", __name__, description="Instruments and commitments to them")
 
@@ -68,7 +75,9 @@ class Instruments(MethodView):
     def post(self, data):
         """Create an instrument with its numbered provisions."""
         session = get_session()
-        group = get_group_or_404(session, data["group"]) if data.get("group") else None
+        group = find_group(session, data["group"]) if data.get("group") else None
+        if data.get("group") and group is None:
+            raise validation_problem("group", f"no group {data['group']!r}")
         instrument = build_instrument(data, group)
         add_unique(session, instrument, "instrument", data["slug"], "slug")
         return instrument, 201, {"Location": f"/api/v1/instruments/{instrument.slug}"}
@@ -141,10 +150,7 @@ class Committed(MethodView):
         report = instrument_participants(
             session, instrument, args["as_of"], args["known_at"], group
         )
-        if wants_csv(args["format"]):
-            rows = ([p[c] for c in COMMITTED_COLUMNS] for p in report["participants"])
-            return conditional(csv_response(COMMITTED_COLUMNS, rows))
-        return conditional(json_response(report))
+        return report_response(report, "participants", COMMITTED_COLUMNS, args["format"])
 
 
 @blp.route("/instruments/<slug>/counts")
@@ -158,7 +164,4 @@ class InstrumentCounts(MethodView):
         series = instrument_counts(
             session, instrument, args["from_"], args["to"], args["interval"], args["known_at"]
         )
-        if wants_csv(args["format"]):
-            rows = ([p[c] for c in POINT_COLUMNS] for p in series["points"])
-            return conditional(csv_response(POINT_COLUMNS, rows))
-        return conditional(json_response(series))
+        return report_response(series, "points", POINT_COLUMNS, args["format"])

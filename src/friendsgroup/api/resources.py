@@ -9,9 +9,14 @@ from ..errors import conflict, not_found
 from ..models import Group, Instrument
 
 
+def find_group(session: Session, slug: str) -> Group | None:
+    """The group with this slug, or None."""
+    return session.scalars(select(Group).where(Group.slug == slug)).one_or_none()
+
+
 def get_group_or_404(session: Session, slug: str) -> Group:
     """The group with this slug, or 404."""
-    group = session.scalars(select(Group).where(Group.slug == slug)).one_or_none()
+    group = find_group(session, slug)
     if group is None:
         raise not_found("group", slug)
     return group
