@@ -73,18 +73,22 @@ class DocumentPlugin(BasePlugin):
 
 BEARER = "bearerAuth"
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
-api = Api(spec_kwargs={"extra_plugins": [DocumentPlugin()]})
 
 
 def init_app(app: Flask) -> None:
-    """Bind the API and its blueprints to the app."""
+    """Bind a new API and its blueprints to the app (one per app: apps share no state)."""
     from . import events, groups, instruments, participants
 
-    api.init_app(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
-    if BEARER not in api.spec.components.security_schemes:
-        api.spec.components.security_scheme(
-            BEARER, {"type": "http", "scheme": "bearer", "description": "friendsgroup token create"}
-        )
+    api = Api(
+        app,
+        spec_kwargs={
+            "extra_plugins": [DocumentPlugin()],
+            "info": {"description": API_DESCRIPTION},
+        },
+    )
+    api.spec.components.security_scheme(
+        BEARER, {"type": "http", "scheme": "bearer", "description": "friendsgroup token create"}
+    )
     for module in (participants, groups, instruments, events):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.before_request(refuse_impossible_path_keys)

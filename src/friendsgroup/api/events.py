@@ -16,7 +16,7 @@ blp = Blueprint("events", __name__, description="Events: the source of truth")
 
 def get_event_or_404(event_id: int) -> Event:
     """The event with this id, or 404."""
-    event = get_session().get(Event, event_id) if event_id < 2**63 else None
+    event = get_session().get(Event, event_id)
     if event is None:
         raise not_found("event", str(event_id))
     return event
