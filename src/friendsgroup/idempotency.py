@@ -104,8 +104,8 @@ def _answer_existing(
 
 
 def store(session: Session, response: Response) -> None:
-    """Keep the response of a claimed request in ``session`` (committed with the work)."""
-    token_id, key = g.pop("idempotency_claim")
+    """Keep the response of the claimed request in ``session``; the caller commits it."""
+    token_id, key = g.idempotency_claim
     record = _find(session, token_id, key)
     if record is None:
         return
@@ -125,6 +125,24 @@ def release() -> None:
                 IdempotencyKey.status.is_(None),
             )
         )
+
+
+def settle() -> None:
+    """The claim's response is committed: this request is done with it."""
+    g.pop("idempotency_claim", None)
+
+
+def remember(response: Response) -> None:
+    """Keep an unsuccessful response for replay in a transaction of its own.
+
+    A failure on our side (5xx) is not kept: the claim is released so a retry runs again.
+    """
+    if response.status_code >= 500:
+        release()
+        return
+    with get_db().transaction() as session:
+        store(session, response)
+    settle()
 
 
 def has_claim() -> bool:

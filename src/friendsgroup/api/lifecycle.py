@@ -1,6 +1,7 @@
 """What every API write goes through: auth, body checks, idempotency, one commit."""
 
 import json
+import logging
 
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -8,9 +9,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from .. import idempotency
 from ..auth import authenticate
 from ..db import SAFE_METHODS, get_session, has_session
-from ..errors import Problem, is_database_unavailable, service_unavailable
+from ..errors import Problem, is_database_unavailable, problem_response, service_unavailable
 
 API_PREFIX = "/api/v1/"
+
+log = logging.getLogger(__name__)
 
 
 def _is_api_write() -> bool:
@@ -55,51 +58,37 @@ def finish_write(response: Response) -> Response:
     """Commit the request's work with its idempotency record, or roll it all back."""
     if request.method in SAFE_METHODS:
         return response
-    response.headers["Cache-Control"] = "no-store"
-    if not has_session() and not idempotency.has_claim():
-        return response
-    if response.status_code < 400:
-        try:
-            session = get_session()
-            if idempotency.has_claim():
-                idempotency.store(session, response)
-            session.commit()
-        except IntegrityError:
-            get_session().rollback()
-            response = _after_failure(
-                Problem(409, "conflict", "Conflict", "a concurrent change conflicts with this one")
-            )
-        except DBAPIError as error:
-            get_session().rollback()
-            if not is_database_unavailable(error):
-                raise
-            response = _after_failure(None)
-        return response
     if has_session():
-        get_session().rollback()
-    return _after_failure(None, response)
-
-
-def _after_failure(problem: Problem | None, response: Response | None = None) -> Response:
-    """The error response, remembered for replay unless the failure was ours (5xx)."""
-    if response is None:
-        response = service_unavailable() if problem is None else _problem_response(problem)
-        response.headers["Cache-Control"] = "no-store"
-    if idempotency.has_claim():
-        if response.status_code >= 500:
-            idempotency.release()
+        if response.status_code < 400:
+            response = _commit(response)
         else:
-            from ..db import get_db
-
-            with get_db().transaction() as session:
-                idempotency.store(session, response)
+            get_session().rollback()
+    if idempotency.has_claim():
+        idempotency.remember(response)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _problem_response(problem: Problem) -> Response:
-    from ..errors import problem_response
-
-    return problem_response(problem.status, problem.type, problem.title, problem.detail)
+def _commit(response: Response) -> Response:
+    """Commit the work and the response to replay; a failure of the commit answers instead."""
+    session = get_session()
+    try:
+        if idempotency.has_claim():
+            idempotency.store(session, response)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return problem_response(
+            409, "conflict", "Conflict", "a concurrent change conflicts with this one"
+        )
+    except DBAPIError as error:
+        session.rollback()
+        if is_database_unavailable(error):
+            return service_unavailable()
+        log.error("commit failed: %s", type(error).__name__)
+        return problem_response(500, "internal-error", "Internal error")
+    idempotency.settle()
+    return response
 
 
 def register(app: Flask) -> None:
