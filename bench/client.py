@@ -68,26 +68,37 @@ def post_all(
     results: list[tuple[int, dict | None]] = [(0, None)] * len(requests)
     chunks = [range(len(requests))[t::clients] for t in range(clients)]
     start = threading.Barrier(clients + 1)
+    errors: list[BaseException] = []
 
     def work(indexes: range) -> None:
         connection = Connection(port, token)
-        start.wait()
-        for i in indexes:
-            path, body = requests[i]
-            try:
-                status, answer = connection.request("POST", path, body)
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = Connection(port, token)
-                continue
-            results[i] = (status, json.loads(answer) if answer else None)
-        connection.close()
+        try:
+            start.wait()
+            for i in indexes:
+                path, body = requests[i]
+                try:
+                    status, answer = connection.request("POST", path, body)
+                except (OSError, http.client.HTTPException):
+                    connection.close()
+                    connection = Connection(port, token)
+                    continue
+                results[i] = (status, json.loads(answer) if answer else None)
+        except BaseException as error:  # a fault of the bench: raised in the caller below
+            errors.append(error)
+            start.abort()
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
     for thread in threads:
         thread.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        pass
     began = time.perf_counter()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return results, time.perf_counter() - began

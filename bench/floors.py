@@ -84,7 +84,10 @@ def insert_seconds(url: str, total: int, threads: int) -> float:
     workers = [threading.Thread(target=work, args=(t * per_thread,)) for t in range(threads)]
     for worker in workers:
         worker.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        pass  # a worker failed: its error is raised below
     began = time.perf_counter()
     for worker in workers:
         worker.join()

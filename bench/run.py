@@ -39,6 +39,19 @@ def progress(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+def cpu_busy(seconds: float = 1.0) -> float:
+    """The share of the machine's CPU time that was not idle over the next ``seconds``."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+
+    total, idle = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    return 1 - (idle_after - idle) / max(1, total_after - total)
+
+
 def median_ms(timings: list[float]) -> float:
     return statistics.median(timings) * 1000
 
@@ -67,10 +80,10 @@ class Bench:
 
     def run(self) -> tuple[list[Row], list[dict]]:
         began = time.monotonic()
-        load = os.getloadavg()[0]
-        self.facts["load_average_at_start"] = load
-        if load > 0.5:
-            progress(f"load average {load:.1f}: other work on this machine will skew the figures")
+        busy = cpu_busy()
+        self.facts["cpu_busy_at_start"] = round(busy, 2)
+        if busy > 0.2:
+            progress(f"the CPUs are {busy:.0%} busy before the start: the figures will be skewed")
         progress(f"generating {self.scale.events:,} events")
         data = generate(self.scale)
         self.facts["dataset"] = data.sizes()
