@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from friendsgroup import create_app
+from friendsgroup.api.resources import GROUP_CACHE
 from friendsgroup.db import get_db
 from friendsgroup.migrate import upgrade
 from friendsgroup.models import Base
@@ -57,7 +58,8 @@ def database_url(tmp_path_factory) -> str:
 
 
 def clean(app) -> None:
-    """Empty every table, keeping the schema and its migration mark."""
+    """Empty every table, keeping the schema and its migration mark, and forget cached rows."""
+    app.extensions.pop(GROUP_CACHE, None)
     engine = get_db(app).engine
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:

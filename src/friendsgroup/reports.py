@@ -9,12 +9,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, bindparam, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import validation_problem
 from .intervals import interval_ends
-from .models import RELIABILITIES, Announcement, Event, Group, Instrument, Participant
+from .models import RELIABILITIES, Announcement, Event, Group, Instrument, Participant, Source
 from .timeutil import isoformat_z, today, utcnow
 
 UNKNOWN_REGION = "Unknown"
@@ -125,26 +125,38 @@ def participant_standing(
 
 RELIABILITY_RANK = {name: rank for rank, name in enumerate(reversed(RELIABILITIES))}
 
+ANNOUNCEMENTS = (
+    select(
+        Announcement.id,
+        Announcement.as_of,
+        Announcement.count,
+        Announcement.note,
+        Source.url,
+        Source.title,
+        Source.publisher,
+        Source.published_on,
+        Source.reliability,
+    )
+    .outerjoin(Source, Source.announcement_id == Announcement.id)
+    .where(
+        Announcement.group_id == bindparam("group_id"),
+        Announcement.recorded_at <= bindparam("known_at"),
+    )
+)
 
-def announcements_of(session: Session, group: Group, known_at: datetime) -> list[Announcement]:
+
+def announcements_of(session: Session, group, known_at: datetime) -> list:
     """The group's announcements known at ``known_at``, in the order a later one wins.
 
     On the same date, a more reliable announcement wins over a less reliable one.
     """
-    announcements = session.scalars(
-        select(Announcement).where(
-            Announcement.group_id == group.id, Announcement.recorded_at <= known_at
-        )
-    ).all()
-    return sorted(
-        announcements,
-        key=lambda a: (a.as_of, RELIABILITY_RANK[a.source.reliability] if a.source else -1, a.id),
-    )
+    rows = session.execute(ANNOUNCEMENTS, {"group_id": group.id, "known_at": known_at}).all()
+    return sorted(rows, key=lambda a: (a.as_of, RELIABILITY_RANK.get(a.reliability, -1), a.id))
 
 
 def source_dict(source) -> dict | None:
-    """A source as JSON."""
-    if source is None:
+    """A source (an ORM row or a result row with the same fields) as JSON."""
+    if source is None or source.url is None:
         return None
     return {
         "url": source.url,
@@ -155,7 +167,7 @@ def source_dict(source) -> dict | None:
     }
 
 
-def latest_announcement(announcements: list[Announcement], on: date) -> Announcement | None:
+def latest_announcement(announcements: list, on: date):
     """The winning announcement on or before ``on``."""
     latest = None
     for announcement in announcements:
@@ -168,14 +180,55 @@ def latest_announcement(announcements: list[Announcement], on: date) -> Announce
 # --- members of a group on a date ---------------------------------------------------------
 
 
-def members_report(
-    session: Session, group: Group, as_of: date | None, known_at: datetime | None
-) -> dict:
-    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
-    as_of, known_at = _defaults(as_of, known_at)
-    last = _last_events(Event.group_id == group.id, as_of, known_at)
-    member_ids = select(last.c.participant_id).where(last.c.type == "accession")
-    members = session.execute(
+def _ranked_last_events():
+    """Each participant's last visible event in the group on or before ``as_of``.
+
+    Periods alternate, so the last accession-or-withdrawal says whether the participant is a
+    member on ``as_of`` and, being the accession that opened the current period, since when.
+    """
+    return (
+        select(
+            Event.participant_id,
+            Event.type,
+            Event.effective_on,
+            Event.earliest_on,
+            func.row_number()
+            .over(
+                partition_by=Event.participant_id,
+                order_by=(Event.effective_on.desc(), Event.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Event.group_id == bindparam("group_id"),
+            visible_at(bindparam("known_at")),
+            Event.effective_on <= bindparam("as_of"),
+        )
+        .cte("last_events")
+    )
+
+
+def _members_statements():
+    """The members (with the count of possible members on every row) and that count alone.
+
+    Built once: a report is a lookup, and rebuilding the statements would cost more than
+    running them.
+    """
+    last = _ranked_last_events()
+    current = and_(last.c.rank == 1, last.c.type == "accession")
+    possibly = (
+        select(func.count(distinct(Event.participant_id)))
+        .where(
+            Event.group_id == bindparam("group_id"),
+            visible_at(bindparam("known_at")),
+            Event.type == "accession",
+            Event.earliest_on <= bindparam("as_of"),
+            Event.effective_on > bindparam("as_of"),
+            Event.participant_id.not_in(select(last.c.participant_id).where(current)),
+        )
+        .scalar_subquery()
+    )
+    members = (
         select(
             last.c.effective_on,
             last.c.earliest_on,
@@ -183,21 +236,24 @@ def members_report(
             Participant.name,
             Participant.kind,
             Participant.region,
+            possibly.label("possibly"),
         )
         .join(Participant, Participant.id == last.c.participant_id)
-        .where(last.c.type == "accession")
+        .where(current)
         .order_by(Participant.name, Participant.code)
-    ).all()
-    possibly = session.scalar(
-        select(func.count(distinct(Event.participant_id))).where(
-            Event.group_id == group.id,
-            visible_at(known_at),
-            Event.type == "accession",
-            Event.earliest_on <= as_of,
-            Event.effective_on > as_of,
-            Event.participant_id.not_in(member_ids),
-        )
     )
+    return members, select(possibly)
+
+
+MEMBERS, POSSIBLY = _members_statements()
+
+
+def members_report(session: Session, group, as_of: date | None, known_at: datetime | None) -> dict:
+    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
+    as_of, known_at = _defaults(as_of, known_at)
+    params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
+    members = session.execute(MEMBERS, params).all()
+    possibly = members[0].possibly if members else session.scalar(POSSIBLY, params)
     by_kind = Counter(row.kind for row in members)
     by_region = Counter(row.region or UNKNOWN_REGION for row in members if row.kind == "country")
     count = len(members)
@@ -225,38 +281,13 @@ def members_report(
     }
 
 
-def _last_events(target, as_of: date, known_at: datetime):
-    """Each participant's last visible event on or before ``as_of``: its state on that day.
-
-    Periods alternate, so the last accession-or-withdrawal says whether the participant is a
-    member, and (being the accession that opened the current period) since when.
-    """
-    ranked = (
-        select(
-            Event.participant_id,
-            Event.type,
-            Event.effective_on,
-            Event.earliest_on,
-            func.row_number()
-            .over(
-                partition_by=Event.participant_id,
-                order_by=(Event.effective_on.desc(), Event.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(target, visible_at(known_at), Event.effective_on <= as_of)
-        .subquery()
-    )
-    return select(ranked).where(ranked.c.rank == 1).subquery("last_events")
-
-
-def _announced(announcement: Announcement | None, count: int) -> dict | None:
+def _announced(announcement, count: int) -> dict | None:
     if announcement is None:
         return None
     return {
         "as_of": announcement.as_of.isoformat(),
         "count": announcement.count,
-        "source": source_dict(announcement.source),
+        "source": source_dict(announcement),
         "note": announcement.note,
         "difference": count - announcement.count,
     }
@@ -317,7 +348,7 @@ def counts_series(
         ):
             announced = announcements[next_announcement].count
             next_announcement += 1
-        possibly = len({participant for _, participant in active} - member)
+        possibly = len({participant for _, participant in active} - member) if active else 0
         points.append(
             {
                 "date": point.isoformat(),

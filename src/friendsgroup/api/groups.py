@@ -31,7 +31,7 @@ from ..schemas import (
 )
 from .listing import event_page, page_response
 from .report_schemas import CountsReportSchema, MembersReportSchema
-from .resources import add_unique, event_created, get_group_or_404
+from .resources import add_unique, event_created, get_group_or_404, group_ref_or_404
 
 blp = Blueprint("groups", __name__, description="Groups and their membership history")
 
@@ -114,9 +114,8 @@ class Members(MethodView):
     @blp.response(200, MembersReportSchema)
     def get(self, args, slug):
         """Members on ``as_of`` as known at ``known_at``, with counts and the announced total."""
-        session = get_session()
-        group = get_group_or_404(session, slug)
-        report = members_report(session, group, args["as_of"], args["known_at"])
+        group = group_ref_or_404(slug)
+        report = members_report(get_session(), group, args["as_of"], args["known_at"])
         return report_response(report, "members", MEMBER_COLUMNS, args["format"])
 
 
@@ -126,10 +125,9 @@ class Counts(MethodView):
     @blp.response(200, CountsReportSchema)
     def get(self, args, slug):
         """Counts at the end of each interval from ``from`` to ``to``."""
-        session = get_session()
-        group = get_group_or_404(session, slug)
+        group = group_ref_or_404(slug)
         series = counts_series(
-            session, group, args["from_"], args["to"], args["interval"], args["known_at"]
+            get_session(), group, args["from_"], args["to"], args["interval"], args["known_at"]
         )
         return report_response(series, "points", POINT_COLUMNS, args["format"])
 

@@ -1,10 +1,14 @@
 """Lookups and writes shared by the resource blueprints."""
 
-from flask import url_for
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..db import get_session
 from ..errors import conflict, not_found
 from ..models import Group, Instrument
 
@@ -20,6 +24,32 @@ def get_group_or_404(session: Session, slug: str) -> Group:
     if group is None:
         raise not_found("group", slug)
     return group
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """What a report needs of a group."""
+
+    id: int
+    slug: str
+    established_on: date
+
+
+GROUP_CACHE = "friendsgroup.groups"
+
+
+def group_ref_or_404(slug: str) -> GroupRef:
+    """The group for a report, from a per-process cache.
+
+    Groups are never changed or deleted once created (the API has no such operation), so a
+    process may keep what it looked up; an unknown slug is looked up every time.
+    """
+    cache = current_app.extensions.setdefault(GROUP_CACHE, {})
+    ref = cache.get(slug)
+    if ref is None:
+        group = get_group_or_404(get_session(), slug)
+        ref = cache[slug] = GroupRef(group.id, group.slug, group.established_on)
+    return ref
 
 
 def get_instrument_or_404(session: Session, slug: str) -> Instrument:
