@@ -150,7 +150,8 @@ def announcements_of(session: Session, group, known_at: datetime) -> list:
 
     On the same date, a more reliable announcement wins over a less reliable one.
     """
-    rows = session.execute(ANNOUNCEMENTS, {"group_id": group.id, "known_at": known_at}).all()
+    params = {"group_id": group.id, "known_at": known_at}
+    rows = session.connection().execute(ANNOUNCEMENTS, params).all()
     return sorted(rows, key=lambda a: (a.as_of, RELIABILITY_RANK.get(a.reliability, -1), a.id))
 
 
@@ -252,32 +253,36 @@ def members_report(session: Session, group, as_of: date | None, known_at: dateti
     """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
     as_of, known_at = _defaults(as_of, known_at)
     params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
-    members = session.execute(MEMBERS, params).all()
-    possibly = members[0].possibly if members else session.scalar(POSSIBLY, params)
-    by_kind = Counter(row.kind for row in members)
-    by_region = Counter(row.region or UNKNOWN_REGION for row in members if row.kind == "country")
-    count = len(members)
+    # Core execution: these statements need none of the ORM's work on results.
+    connection = session.connection()
+    members = connection.execute(MEMBERS, params).all()
+    possibly = members[0].possibly if members else connection.execute(POSSIBLY, params).scalar()
+    listed, by_kind, by_region = [], Counter(), Counter()
+    for effective_on, earliest_on, code, name, kind, region, _ in members:
+        listed.append(
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "region": region,
+                "member_since": effective_on.isoformat(),
+                "date_uncertain": earliest_on is not None,
+            }
+        )
+        by_kind[kind] += 1
+        if kind == "country":
+            by_region[region or UNKNOWN_REGION] += 1
     announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
     return {
         "group": group.slug,
         "as_of": as_of.isoformat(),
         "known_at": isoformat_z(known_at),
-        "count": count,
+        "count": len(listed),
         "possibly_members": possibly,
         "by_kind": dict(sorted(by_kind.items())),
         "by_region": dict(sorted(by_region.items())),
-        "announced": _announced(announcement, count),
-        "members": [
-            {
-                "code": row.code,
-                "name": row.name,
-                "kind": row.kind,
-                "region": row.region,
-                "member_since": row.effective_on.isoformat(),
-                "date_uncertain": row.earliest_on is not None,
-            }
-            for row in members
-        ],
+        "announced": _announced(announcement, len(listed)),
+        "members": listed,
     }
 
 
