@@ -301,9 +301,20 @@ def _announced(announcement, count: int) -> dict | None:
 # --- counts over time -------------------------------------------------------------------------
 
 
+GROUP_TIMELINE = (
+    select(Event.participant_id, Event.type, Event.effective_on, Event.earliest_on)
+    .where(
+        Event.group_id == bindparam("group_id"),
+        visible_at(bindparam("known_at")),
+        Event.effective_on <= bindparam("end"),
+    )
+    .order_by(Event.effective_on, Event.id)
+)
+
+
 def counts_series(
     session: Session,
-    group: Group,
+    group,
     start: date | None,
     end: date | None,
     interval: str,
@@ -313,47 +324,54 @@ def counts_series(
     start = start or group.established_on
     end, known_at = _defaults(end, known_at)
     points_at = _points(start, end, interval)
-    rows = session.execute(
-        select(Event.participant_id, Event.type, Event.effective_on, Event.earliest_on)
-        .where(Event.group_id == group.id, visible_at(known_at), Event.effective_on <= end)
-        .order_by(Event.effective_on, Event.id)
-    ).all()
+    params = {"group_id": group.id, "known_at": known_at, "end": end}
+    rows = session.connection().execute(GROUP_TIMELINE, params).all()
+    # Days as ordinals: the loop below runs once per point, up to 10,000 times.
+    events = [
+        (effective_on.toordinal(), kind == "accession", participant)
+        for participant, kind, effective_on, _ in rows
+    ]
     windows = sorted(
-        (row.earliest_on, row.effective_on, row.participant_id)
-        for row in rows
-        if row.type == "accession" and row.earliest_on is not None
+        (earliest_on.toordinal(), effective_on.toordinal(), participant)
+        for participant, kind, effective_on, earliest_on in rows
+        if kind == "accession" and earliest_on is not None
     )
     announcements = announcements_of(session, group, known_at)
+    announced_on = [(a.as_of.toordinal(), a.count) for a in announcements]
     member: set[int] = set()
-    active: list[tuple[date, int]] = []  # heap of (window end, participant)
+    active: list[tuple[int, int]] = []  # heap of (window end, participant)
     next_event = next_window = next_announcement = 0
     announced = None
-    interval_start = start
+    possibly = 0
+    interval_start = start.toordinal()
     points = []
     for point in points_at:
+        day = point.toordinal()
         joined = left = 0
-        while next_event < len(rows) and rows[next_event].effective_on <= point:
-            row = rows[next_event]
+        changed = False
+        while next_event < len(events) and events[next_event][0] <= day:
+            effective, accession, participant = events[next_event]
             next_event += 1
-            counted = row.effective_on >= interval_start
-            if row.type == "accession":
-                member.add(row.participant_id)
+            counted = effective >= interval_start
+            if accession:
+                member.add(participant)
                 joined += counted
             else:
-                member.discard(row.participant_id)
+                member.discard(participant)
                 left += counted
-        while next_window < len(windows) and windows[next_window][0] <= point:
-            heapq.heappush(active, (windows[next_window][1], windows[next_window][2]))
+            changed = True
+        while next_window < len(windows) and windows[next_window][0] <= day:
+            heapq.heappush(active, windows[next_window][1:])
             next_window += 1
-        while active and active[0][0] <= point:
+            changed = True
+        while active and active[0][0] <= day:
             heapq.heappop(active)
-        while (
-            next_announcement < len(announcements)
-            and announcements[next_announcement].as_of <= point
-        ):
-            announced = announcements[next_announcement].count
+            changed = True
+        while next_announcement < len(announced_on) and announced_on[next_announcement][0] <= day:
+            announced = announced_on[next_announcement][1]
             next_announcement += 1
-        possibly = len({participant for _, participant in active} - member) if active else 0
+        if changed:
+            possibly = len({participant for _, participant in active} - member)
         points.append(
             {
                 "date": point.isoformat(),
@@ -364,7 +382,7 @@ def counts_series(
                 "announced": announced,
             }
         )
-        interval_start = _day_after(point)
+        interval_start = day + 1
     return {
         "group": group.slug,
         "interval": interval,
