@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -235,12 +236,12 @@ def record_event(
 ) -> Event:
     """Validate and add one event (not committed): the only way a new event is written."""
     target = Target(target_entity)
-    participant = resolve_participant(session, data["participant"])
-    check_admitted(target, participant)
     check_dates(target, data["effective_on"], data.get("earliest_on"))
     check_provisions(target, event_type, data.get("provisions"))
     check_sources(event_type, data.get("sources"))
-    lock_participant(session, participant)
+    # Found and locked in one statement: writers of one participant's history queue here.
+    participant = resolve_participant(session, data["participant"], lock=True)
+    check_admitted(target, participant)
     steps = visible_steps(session, target, participant)
     _enforce(target, participant.code, steps, _new_step(event_type, data["effective_on"]))
     event = Event(
@@ -253,6 +254,8 @@ def record_event(
         recorded_at=utcnow(),
         recorded_by=recorded_by,
         sources=build_sources(data.get("sources") or []),
+        # A new event supersedes nothing yet; saying so spares a load after the flush.
+        superseded_by=None,
     )
     if target.is_group:
         event.group = target_entity
@@ -323,6 +326,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         recorded_by=recorded_by,
         sources=build_sources(sources),
         supersedes_id=event.id,
+        superseded_by=None,
     )
     session.add(replacement)
     session.flush()
@@ -433,11 +437,44 @@ def record_events_bulk(
     """
     bulk = _BulkRecorder(session, recorded_by, write)
     try:
+        chunk: list[NewEvent | LineProblem] = []
         for item in items:
-            bulk.add(item)
+            chunk.append(item)
+            if len(chunk) >= LOOKAHEAD:
+                bulk.add_all(chunk)
+                chunk = []
+        bulk.add_all(chunk)
         return bulk.finish()
     finally:
         bulk.close()
+
+
+# Items read ahead, so that the participants first seen among them are looked up together.
+LOOKAHEAD = 1_000
+
+
+class _PendingStep(NamedTuple):
+    """A ``Step`` of a line not yet written (a tuple: there are as many as lines)."""
+
+    type: str
+    effective_on: date
+    order: float
+    event_id: int | None
+
+
+class _BulkTarget:
+    """A ``Target`` whose values are read from the entity once, not at every line."""
+
+    __slots__ = ("admits", "entity", "is_group", "slug", "starts_on")
+
+    def __init__(self, entity: Group | Instrument) -> None:
+        target = Target(entity)
+        self.entity = entity
+        self.is_group = target.is_group
+        self.slug = target.slug
+        self.starts_on = target.starts_on
+        # The kinds check_admitted lets in (None: all); it is asked about the others.
+        self.admits = frozenset(entity.member_kinds) if target.is_group else None
 
 
 class _BulkRecorder:
@@ -457,34 +494,61 @@ class _BulkRecorder:
             for row in session.execute(select(Participant.id, Participant.code, Participant.kind))
         }
         self.seen: dict[str, _Who | Problem] = {}
-        self.admitted: dict[tuple, Problem | None] = {}
-        self.targets: dict[tuple[str, int], Target] = {}
-        self.entities: dict[int, tuple[tuple[str, int], Target]] = {}  # by id() of the entity
+        self.targets: dict[tuple[str, int], _BulkTarget] = {}
+        self.entities: dict[int, tuple[tuple[str, int], _BulkTarget]] = {}  # by id() of entity
         self.existing: dict[tuple, list[Step]] = defaultdict(list)
-        self.new: dict[tuple, list[Step]] = defaultdict(list)
+        self.new: dict[tuple, list[_PendingStep]] = defaultdict(list)
         self.problems: list[LineProblem] = []
         self.created: Counter = Counter()
         self.count = 0
+        # check_dates passes every date in this range (today() only moves on): it is asked
+        # only about the others, for its verdict and its message.
+        self.latest_on = today() + FUTURE_LIMIT
+
+    def add_all(self, items: list[NewEvent | LineProblem]) -> None:
+        """``add`` each item, having first looked up the participants they name first."""
+        fresh: dict[str, str] = {}
+        for item in items:
+            if type(item) is NewEvent:
+                code = item.data["participant"]
+                stored = canonical_code(code)
+                if stored not in self.seen and stored not in fresh:
+                    fresh[stored] = code
+        if fresh:
+            self._first_sight(fresh)
+        for item in items:
+            self.add(item)
 
     def add(self, item: NewEvent | LineProblem) -> None:
         """Check one item against the rules that need no history; write it if all is well so far."""
-        if isinstance(item, LineProblem):
+        if type(item) is not NewEvent:
             self.problems.append(item)
             return
-        key, target = self._target(item.target)
+        key, target = self.entities.get(id(item.target)) or self._target(item.target)
         data = item.data
+        effective_on = data["effective_on"]
         try:
             who = self._who(data["participant"])
-            self._check_admitted(key, target, who)
-            check_dates(target, data["effective_on"], data.get("earliest_on"))
-            check_provisions(target, item.type, data.get("provisions"))
-            check_sources(item.type, data.get("sources"))
+            if target.admits is not None and who.kind not in target.admits:
+                check_admitted(target, who)
+            earliest_on = data.get("earliest_on")
+            if not (
+                target.starts_on <= effective_on <= self.latest_on
+                and (earliest_on is None or target.starts_on <= earliest_on <= effective_on)
+            ):
+                check_dates(target, effective_on, earliest_on)
+            provisions = data.get("provisions")
+            if provisions is not None:
+                check_provisions(target, item.type, provisions)
+            if item.type == "report":
+                check_sources(item.type, data.get("sources"))
         except Problem as problem:
             self.problems.extend(line_problems(item.line, problem))
             return
         self.count += 1
-        step = Step(item.type, data["effective_on"], PENDING + self.count, LineRef(item.line))
-        self.new[key, who.code].append(step)
+        self.new[key, who.code].append(
+            _PendingStep(item.type, effective_on, PENDING + self.count, LineRef(item.line))
+        )
         self.created[key[0], target.slug, item.type] += 1
         # Once a line is refused the transaction is rolled back: writing more is wasted work.
         if self.writer is not None and not self.problems:
@@ -506,65 +570,73 @@ class _BulkRecorder:
         if self.writer is not None:
             self.writer.abort()
 
-    def _target(self, entity: Group | Instrument) -> tuple[tuple[str, int], Target]:
+    def _target(self, entity: Group | Instrument) -> tuple[tuple[str, int], _BulkTarget]:
         found = self.entities.get(id(entity))
         if found is None:
             key = ("group" if isinstance(entity, Group) else "instrument", entity.id)
-            target = self.targets[key] = Target(entity)
+            target = self.targets[key] = _BulkTarget(entity)
             found = self.entities[id(entity)] = (key, target)
         return found
 
-    def _check_admitted(self, key: tuple[str, int], target: Target, who: _Who) -> None:
-        """check_admitted, asked once per participant and target."""
-        pair = (key, who.code)
-        if pair not in self.admitted:
-            try:
-                check_admitted(target, who)
-                self.admitted[pair] = None
-            except Problem as problem:
-                self.admitted[pair] = problem
-        if self.admitted[pair] is not None:
-            raise self.admitted[pair]
-
     def _who(self, code: str) -> _Who:
-        """The participant a code names: registered, locked and its history read on first sight."""
-        stored = canonical_code(code)
-        who = self.seen.get(stored)
-        if who is None:
-            who = self.seen[stored] = self._first_sight(code, stored)
+        """The participant a code names (``add_all`` looked it up on first sight)."""
+        who = self.seen[canonical_code(code)]
         if isinstance(who, Problem):
             raise who
         return who
 
-    def _first_sight(self, code: str, stored: str) -> _Who | Problem:
+    def _first_sight(self, fresh: dict[str, str]) -> None:
+        """Register, lock and read the history of participants seen for the first time.
+
+        ``fresh`` maps each stored code to the code its first line gives, in file order.
+        """
         if self.writer is not None:
             self.writer.pause()
-        who = self.registered.get(stored)
-        if who is None:
-            if not self.write and iso_country(stored) is not None:
-                return _Who(None, stored, "country")
-            try:
-                participant = resolve_participant(self.session, code)
-            except Problem as problem:
-                return problem
-            who = _Who(participant.id, participant.code, participant.kind)
-        if self.write:
-            lock_participant(self.session, who)
-        self._load_history(who)
-        return who
+        found: list[_Who] = []
+        for stored, code in fresh.items():
+            who = self.registered.get(stored)
+            if who is None:
+                if not self.write and iso_country(stored) is not None:
+                    self.seen[stored] = _Who(None, stored, "country")
+                    continue
+                try:
+                    participant = resolve_participant(self.session, code)
+                except Problem as problem:
+                    self.seen[stored] = problem
+                    continue
+                who = _Who(participant.id, participant.code, participant.kind)
+            if self.write:
+                lock_participant(self.session, who)
+            self.seen[stored] = who
+            found.append(who)
+        self._load_history(found)
 
-    def _load_history(self, who: _Who) -> None:
-        """The participant's visible events in every group and instrument (it is locked now)."""
-        rows = self.session.execute(
-            select(
-                Event.id, Event.type, Event.effective_on, Event.group_id, Event.instrument_id
-            ).where(Event.participant_id == who.id, Event.retracted_at.is_(None))
-        )
-        for row in rows:
-            key = ("group", row.group_id) if row.group_id else ("instrument", row.instrument_id)
-            self.existing[key, who.code].append(Step(row.type, row.effective_on, row.id, row.id))
+    def _load_history(self, found: list["_Who"]) -> None:
+        """The participants' visible events in every group and instrument (they are locked)."""
+        code_of = {who.id: who.code for who in found if who.id is not None}
+        ids = list(code_of)
+        for at in range(0, len(ids), 1_000):
+            rows = self.session.execute(
+                select(
+                    Event.id,
+                    Event.type,
+                    Event.effective_on,
+                    Event.group_id,
+                    Event.instrument_id,
+                    Event.participant_id,
+                ).where(
+                    Event.participant_id.in_(ids[at : at + 1_000]), Event.retracted_at.is_(None)
+                )
+            )
+            for row in rows:
+                key = ("group", row.group_id) if row.group_id else ("instrument", row.instrument_id)
+                self.existing[key, code_of[row.participant_id]].append(
+                    Step(row.type, row.effective_on, row.id, row.id)
+                )
 
-    def _check(self, target: Target, who: str, existing: list[Step], steps: list[Step]) -> None:
+    def _check(
+        self, target: _BulkTarget, who: str, existing: list[Step], steps: list[_PendingStep]
+    ) -> None:
         """Problems of one timeline, each named after the first line the API would refuse."""
         if _appends(existing, steps):
             # Every prefix of a valid timeline is valid: the lines would each be accepted.
@@ -579,7 +651,7 @@ class _BulkRecorder:
                 self.problems.extend(line_problems(int(step.event_id), problem))
 
 
-def _appends(existing: list[Step], steps: list[Step]) -> bool:
+def _appends(existing: list[Step], steps: list[_PendingStep]) -> bool:
     """True when the new steps come in date order, none before the last existing one."""
     last = max((s.effective_on for s in existing), default=date.min)
     for step in steps:

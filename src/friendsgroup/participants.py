@@ -60,13 +60,19 @@ def country_values(country) -> dict:
     }
 
 
-def find_participant(session: Session, code: str) -> Participant | None:
-    """A registered participant by its code, or a country by any ISO code, without registering."""
+def find_participant(session: Session, code: str, *, lock: bool = False) -> Participant | None:
+    """A registered participant by its code, or a country by any ISO code, without registering.
+
+    ``lock`` takes the participant's row lock (PostgreSQL) in the same statement.
+    """
     code = code.upper()
     country = iso_country(code)
     if country is not None:
         code = country.alpha_3
-    return session.scalars(select(Participant).where(Participant.code == code)).one_or_none()
+    statement = select(Participant).where(Participant.code == code)
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalars(statement).one_or_none()
 
 
 def get_participant_or_404(session: Session, code: str) -> Participant:
@@ -77,9 +83,11 @@ def get_participant_or_404(session: Session, code: str) -> Participant:
     return participant
 
 
-def resolve_participant(session: Session, code: str, field: str = "participant") -> Participant:
+def resolve_participant(
+    session: Session, code: str, field: str = "participant", *, lock: bool = False
+) -> Participant:
     """The participant an event names; a country is registered on first use, else 422."""
-    participant = find_participant(session, code)
+    participant = find_participant(session, code, lock=lock)
     if participant is not None:
         return participant
     country = iso_country(code)
@@ -88,7 +96,7 @@ def resolve_participant(session: Session, code: str, field: str = "participant")
             field, "unknown participant: not registered and not an ISO 3166-1 country code"
         )
     insert_ignoring_duplicate(session, country_values(country))
-    return session.scalars(select(Participant).where(Participant.code == country.alpha_3)).one()
+    return find_participant(session, country.alpha_3, lock=lock)
 
 
 def insert_ignoring_duplicate(session: Session, values: dict) -> None:
