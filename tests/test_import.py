@@ -9,7 +9,8 @@ import pytest
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from friendsgroup import importer
+from friendsgroup import bulkwrite, history, importer
+from friendsgroup.db import get_db
 from friendsgroup.importer import BodyLoader, file_format
 from friendsgroup.models import Event, Participant
 from friendsgroup.schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
@@ -359,6 +360,129 @@ def test_many_lines_are_written_in_batches_with_progress(
         e.sources[0].url == f"{URL}{e.participant.code}/{(e.effective_on - launch).days}"
         for e in accessions
     )
+
+
+def _stream_in_small_pieces(monkeypatch):
+    """Ids, COPY statements, hand-offs and read-ahead a few lines long, to cross their ends."""
+    monkeypatch.setattr(history, "LOOKAHEAD", 7)
+    monkeypatch.setattr(bulkwrite.CopyWriter, "FIRST_BATCH", 3)
+    monkeypatch.setattr(bulkwrite.CopyWriter, "LAST_BATCH", 11)
+    monkeypatch.setattr(bulkwrite.CopyWriter, "ROWS_PER_HANDOFF", 5)
+    monkeypatch.setattr(bulkwrite.CopyWriter, "HANDOFFS_IN_FLIGHT", 2)
+    monkeypatch.setattr(bulkwrite.BatchWriter, "BATCH", 13)
+
+
+def _joins_and_leaves(codes: list[str], days: int, url: str = URL) -> list[dict]:
+    """Each code joins and leaves ``friends`` on alternate days; codes come in one by one."""
+    lines = []
+    launch = date(2024, 5, 2)
+    for day in range(0, days, 2):
+        for code in codes[: 1 + day // 2]:
+            for type_, on in (("accession", day), ("withdrawal", day + 1)):
+                line = {
+                    "type": type_,
+                    "group": "friends",
+                    "participant": code,
+                    "effective_on": (launch + timedelta(days=on)).isoformat(),
+                }
+                if type_ == "accession":
+                    line["sources"] = [{"url": f"{url}{code}/{day}", "reliability": "official"}]
+                lines.append(line)
+    return lines
+
+
+def test_participants_first_seen_late_and_many_writes_stream_in_order(
+    runner, friends, tmp_path, monkeypatch, session
+):
+    _stream_in_small_pieces(monkeypatch)
+    codes = ["JPN", "FRA", "KEN", "USA", "CAN", "GBR", "IND", "KOR", "DEU", "ITA", "BRA", "MEX"]
+    lines = _joins_and_leaves(codes, 40)
+    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
+    assert result.exit_code == 0, result.output
+    assert f"recorded {len(lines)} events" in result.stdout
+    events = session.scalars(select(Event).order_by(Event.id)).all()
+    assert [(e.type, e.participant.code, e.effective_on.isoformat()) for e in events] == [
+        (line["type"], line["participant"], line["effective_on"]) for line in lines
+    ]
+    assert [[s.url for s in e.sources] for e in events] == [
+        [s["url"] for s in line.get("sources", [])] for line in lines
+    ]
+    assert sorted(session.scalars(select(Participant.code))) == sorted(codes)
+
+
+def test_a_participant_refused_late_in_a_long_file_is_named(
+    runner, app, friends, tmp_path, monkeypatch
+):
+    _stream_in_small_pieces(monkeypatch)
+    lines = _joins_and_leaves(["JPN", "FRA", "KEN", "USA"], 16)
+    lines.insert(30, {**lines[0], "participant": "NOT-A-COUNTRY"})
+    lines.insert(40, {**lines[1], "participant": "not-a-country"})
+    lines.append({**lines[-1], "participant": "ZZZ"})
+    before = snapshot(app)
+    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
+    assert result.exit_code == 1
+    unknown = "participant: unknown participant: not registered and not an ISO 3166-1 country code"
+    assert result.stderr.splitlines()[:-1] == [
+        f"line 31: {unknown}",
+        f"line 41: {unknown}",
+        f"line {len(lines)}: {unknown}",
+    ]
+    assert snapshot(app) == before
+
+
+def test_a_database_error_while_streaming_writes_nothing(
+    runner, app, friends, tmp_path, monkeypatch
+):
+    """An error of the server met by the writing thread ends the import, with nothing written."""
+    if get_db(app).engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    _stream_in_small_pieces(monkeypatch)
+
+    def same_ids(writer):
+        writer.ids = [1] * 100  # every row under one id: the primary key refuses them
+
+    monkeypatch.setattr(bulkwrite.CopyWriter, "_take_ids", same_ids)
+    before = snapshot(app)
+    lines = _joins_and_leaves(["JPN", "FRA", "KEN"], 30)
+    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: database error (UniqueViolation); nothing was written"
+    )
+    assert snapshot(app) == before
+
+
+JSON_TEXTS = [
+    '{"a": 1}\n',
+    ' \t{"a": [1, 2.5, true, null, "x"]}  \r\n',
+    "{}",
+    "",
+    "\n",
+    "\u000b{}\n",
+    "\ufeff{}",
+    '{"a": 1} x',
+    '{"a": 1}{}',
+    '{"a": NaN, "b": -Infinity}',
+    '{"a": "\\ud800"}',
+    '"text"',
+    "[1, 2]",
+    "12 ",
+    "{'a': 1}",
+    '{"a": 1,}',
+    "[" * 100_000,
+]
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS)
+def test_lines_are_decoded_as_json_loads_decodes_them(text):
+    def outcome(loads):
+        try:
+            return "ok", loads(text)
+        except (ValueError, RecursionError) as error:
+            return "error", type(error) is RecursionError
+
+    value = outcome(importer._json_loads)
+    assert repr(value) == repr(outcome(json.loads))
 
 
 def test_the_format_is_sniffed_when_the_extension_says_nothing(tmp_path):

@@ -1,6 +1,8 @@
 """How bulk-checked events reach the database: ids taken ahead, COPY or multi-row INSERT."""
 
 import json
+import queue
+import threading
 from datetime import UTC
 from typing import TYPE_CHECKING
 
@@ -121,10 +123,18 @@ class BatchWriter(Writer):
 
 
 class CopyWriter(Writer):
-    """PostgreSQL ``COPY``: events stream in while lines are still being read and checked."""
+    """PostgreSQL ``COPY``: events stream in while lines are still being read and checked.
+
+    A thread of its own sends the rows and waits for the server: each ``COPY`` ends (and the
+    server checks its foreign keys) while this thread goes on reading and checking lines.
+    Rows reach it in batches through a bounded queue, so memory stays bounded. The session
+    runs its own statements only after ``pause``, while the thread is idle.
+    """
 
     FIRST_BATCH = 100
-    LAST_BATCH = 50_000
+    LAST_BATCH = 25_000  # events (and ids taken ahead) per COPY statement
+    ROWS_PER_HANDOFF = 1_000
+    HANDOFFS_IN_FLIGHT = 16
 
     def __init__(self, session: Session, recorded_by: str) -> None:
         super().__init__(session, recorded_by)
@@ -134,6 +144,11 @@ class CopyWriter(Writer):
         self.sequence = self.cursor.execute(
             "SELECT pg_get_serial_sequence('events', 'id')"
         ).fetchone()[0]
+        self.rows: list[tuple] = []  # (event row without its id, sources or None)
+        self.queue: queue.Queue = queue.Queue(self.HANDOFFS_IN_FLIGHT)
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        # The thread's own state: ids taken ahead, the open COPY, the sources of its events.
         self.ids: list[int] = []
         self.batch = self.FIRST_BATCH
         self.copy_context = None
@@ -141,21 +156,99 @@ class CopyWriter(Writer):
         self.sources: list[tuple] = []
 
     def add(self, item: "NewEvent", key: tuple[str, int], who: int) -> None:
-        if not self.ids:
-            self.pause()
-            self._take_ids()
-        if self.copy is None:
-            columns = ", ".join(EVENT_COLUMNS)
-            self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
-            self.copy = self.copy_context.__enter__()
-        event_id = self.ids.pop()
-        row = self.event_row(event_id, item, key, who)
-        if row[7] is not None:
-            row = (*row[:7], json.dumps(row[7]), *row[8:])
-        self.copy.write_row(row)
-        sources = item.data.get("sources")
-        if sources:
-            self.sources.extend(self.source_rows(event_id, sources))
+        data = item.data
+        provisions = data.get("provisions")
+        group = key[0] == "group"
+        self.rows.append(
+            (
+                (
+                    item.type,
+                    key[1] if group else None,
+                    None if group else key[1],
+                    who,
+                    data["effective_on"],
+                    data.get("earliest_on"),
+                    None if provisions is None else json.dumps(provisions),
+                    data.get("note"),
+                    self.recorded_at,
+                    self.recorded_by,
+                ),
+                data.get("sources") or None,
+            )
+        )
+        if len(self.rows) >= self.ROWS_PER_HANDOFF:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
+            self.thread.start()
+        self.queue.put(self.rows)
+        self.rows = []
+
+    def pause(self) -> None:
+        """Wait until every row handed over is written and no COPY is open."""
+        if self.rows:
+            self._hand_off()
+        if self.thread is not None:
+            done = threading.Event()
+            self.queue.put(done)
+            done.wait()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self.pause()
+        self._stop(_STOP)
+
+    def abort(self) -> None:
+        self.rows = []
+        self._stop(_ABORT)
+        self._end_copy(aborted=True)
+
+    def _stop(self, how: object) -> None:
+        if self.thread is not None:
+            self.queue.put(how)
+            self.thread.join()
+            self.thread = None
+
+    # --- the thread ---
+
+    def _run(self) -> None:
+        while True:
+            message = self.queue.get()
+            if message is _STOP or message is _ABORT:
+                return
+            if self.error is not None:  # drain until stopped
+                if isinstance(message, threading.Event):
+                    message.set()
+                continue
+            try:
+                if isinstance(message, threading.Event):
+                    self._end_copy()
+                    message.set()
+                else:
+                    self._write(message)
+            except BaseException as error:  # handed to the main thread
+                self.error = error
+                if isinstance(message, threading.Event):
+                    message.set()
+
+    def _write(self, rows: list[tuple]) -> None:
+        for row, sources in rows:
+            if not self.ids:
+                self._end_copy()
+                self._take_ids()
+            if self.copy is None:
+                columns = ", ".join(EVENT_COLUMNS)
+                self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
+                self.copy = self.copy_context.__enter__()
+            event_id = self.ids.pop()
+            self.copy.write_row((event_id, *row))
+            if sources:
+                self.sources.extend(self.source_rows(event_id, sources))
 
     def _take_ids(self) -> None:
         """Ids from the events' own sequence, so concurrent writers never collide."""
@@ -165,25 +258,25 @@ class CopyWriter(Writer):
         self.ids = [row[0] for row in reversed(rows)]
         self.batch = min(self.batch * 4, self.LAST_BATCH)
 
-    def pause(self) -> None:
+    def _end_copy(self, aborted: bool = False) -> None:
+        """End the open COPY of events (the server checks them), then COPY their sources."""
         if self.copy is not None:
-            self.copy_context.__exit__(None, None, None)
-            self.copy_context = self.copy = None
-        if self.sources:
+            context, self.copy_context, self.copy = self.copy_context, None, None
+            if aborted:
+                error = RuntimeError("bulk write abandoned")
+                try:
+                    context.__exit__(type(error), error, None)
+                except Exception:  # the COPY is being abandoned with its transaction
+                    pass
+            else:
+                context.__exit__(None, None, None)
+        if self.sources and not aborted:
             columns = ", ".join(SOURCE_COLUMNS)
             with self.cursor.copy(f"COPY sources ({columns}) FROM STDIN") as copy:
                 for row in self.sources:
                     copy.write_row(row)
-            self.sources = []
+        self.sources = []
 
-    def close(self) -> None:
-        self.pause()
 
-    def abort(self) -> None:
-        if self.copy is not None:
-            error = RuntimeError("bulk write abandoned")
-            try:
-                self.copy_context.__exit__(type(error), error, None)
-            except Exception:  # the COPY is being abandoned with its transaction
-                pass
-            self.copy_context = self.copy = None
+_STOP = object()
+_ABORT = object()

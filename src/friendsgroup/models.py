@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -176,18 +177,52 @@ class Event(Base):
         CheckConstraint(
             "provisions IS NULL OR type = 'commitment'", name="provisions_only_for_commitments"
         ),
-        Index("ix_events_group_timeline", "group_id", "participant_id", "effective_on", "id"),
+        # Partial indexes: an event is of a group or of an instrument, and rarely supersedes
+        # another, so each row gets no entry in the indexes whose key would be NULL.
+        Index(
+            "ix_events_group_timeline",
+            "group_id",
+            "participant_id",
+            "effective_on",
+            "id",
+            postgresql_where=text("group_id IS NOT NULL"),
+            sqlite_where=text("group_id IS NOT NULL"),
+        ),
         Index(
             "ix_events_instrument_timeline",
             "instrument_id",
             "participant_id",
             "effective_on",
             "id",
+            postgresql_where=text("instrument_id IS NOT NULL"),
+            sqlite_where=text("instrument_id IS NOT NULL"),
         ),
         Index("ix_events_participant", "participant_id", "effective_on", "id"),
         # Reports read a group's or instrument's events in timeline order.
-        Index("ix_events_group_effective_on", "group_id", "effective_on", "id"),
-        Index("ix_events_instrument_effective_on", "instrument_id", "effective_on", "id"),
+        Index(
+            "ix_events_group_effective_on",
+            "group_id",
+            "effective_on",
+            "id",
+            postgresql_where=text("group_id IS NOT NULL"),
+            sqlite_where=text("group_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_events_instrument_effective_on",
+            "instrument_id",
+            "effective_on",
+            "id",
+            postgresql_where=text("instrument_id IS NOT NULL"),
+            sqlite_where=text("instrument_id IS NOT NULL"),
+        ),
+        # An event is superseded at most once.
+        Index(
+            "uq_events_supersedes_id",
+            "supersedes_id",
+            unique=True,
+            postgresql_where=text("supersedes_id IS NOT NULL"),
+            sqlite_where=text("supersedes_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,7 +238,7 @@ class Event(Base):
     recorded_by: Mapped[str] = mapped_column(String(100))
     retracted_at: Mapped[datetime | None]
     retraction_reason: Mapped[str | None] = mapped_column(Text)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), unique=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
     participant: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
     group: Mapped[Group | None] = relationship(lazy="joined")
@@ -256,14 +291,20 @@ class Source(Base):
         CheckConstraint(
             "(event_id IS NULL) <> (announcement_id IS NULL)", name="one_event_or_announcement"
         ),
+        Index("ix_sources_event_id", "event_id"),
+        # Nearly every source is an event's: only announcements' sources are indexed here.
+        Index(
+            "ix_sources_announcement_id",
+            "announcement_id",
+            postgresql_where=text("announcement_id IS NOT NULL"),
+            sqlite_where=text("announcement_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("events.id", ondelete="CASCADE"), index=True
-    )
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     announcement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("announcements.id", ondelete="CASCADE"), index=True
+        ForeignKey("announcements.id", ondelete="CASCADE")
     )
     position: Mapped[int] = mapped_column(default=0)
     url: Mapped[str] = mapped_column(String(2000))
