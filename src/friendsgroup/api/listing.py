@@ -64,7 +64,9 @@ def event_page(session: Session, args: dict, *conditions):
         statement = statement.where(visible_at(known_at))
     if "participant" in args:
         participant = find_participant(session, args["participant"])
-        statement = statement.where(Event.participant_id == (participant.id if participant else -1))
+        if participant is None:
+            return page_response([], None, EVENT_COLUMNS, args["format"])
+        statement = statement.where(Event.participant_id == participant.id)
     if "type" in args:
         statement = statement.where(Event.type == args["type"])
     items, next_cursor = paginate(
