@@ -221,6 +221,56 @@ def test_every_rule_violation_is_named_with_its_line(runner, app, client, auth, 
     assert snapshot(app) == before
 
 
+def test_the_rules_give_the_apis_messages(runner, app, client, auth, instrument, tmp_path):
+    """Lines the rules refuse are named with the message the API gives for the same body."""
+    body = {"code": "NEC", "name": "NEC", "kind": "organisation"}
+    assert client.post("/api/v1/participants", json=body, headers=auth).status_code == 201
+    later = (date.today() + timedelta(days=400)).isoformat()
+    bodies = [
+        ("friends", "accession", {"participant": "NEC", "effective_on": "2025-01-01"}),
+        ("friends", "accession", {"participant": "JPN", "effective_on": later}),
+        (
+            "friends",
+            "accession",
+            {"participant": "FRA", "effective_on": "2025-01-01", "earliest_on": "2024-01-01"},
+        ),
+        ("code", "commitment", {"participant": "KEN", "effective_on": "2023-10-01"}),
+        (
+            "code",
+            "commitment",
+            {"participant": "KEN", "effective_on": "2025-01-01", "provisions": [2, 2]},
+        ),
+        (
+            "code",
+            "commitment",
+            {"participant": "KEN", "effective_on": "2025-01-01", "provisions": [1, 13]},
+        ),
+    ]
+    expected = []
+    for number, (slug, _, line) in enumerate(bodies, 1):
+        path = f"/api/v1/groups/{slug}/accessions"
+        if slug == "code":
+            path = f"/api/v1/instruments/{slug}/commitments"
+        answer = client.post(path, json=line, headers=auth).json
+        expected += [
+            f"line {number}: {field}: {message}"
+            for field, messages in answer["errors"].items()
+            for message in messages
+        ]
+    lines = [
+        {"type": type_, ("group" if slug == "friends" else "instrument"): slug, **line}
+        for slug, type_, line in bodies
+    ]
+    before = snapshot(app)
+    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:-1] == expected
+    assert [message.split(":")[0] for message in expected] == [
+        f"line {number}" for number in range(1, len(bodies) + 1)
+    ]
+    assert snapshot(app) == before
+
+
 def test_lines_are_checked_in_file_order_as_the_api_would(runner, friends, tmp_path):
     rows = [
         row("KEN", "2025-06-01"),

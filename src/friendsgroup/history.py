@@ -465,7 +465,7 @@ class _PendingStep(NamedTuple):
 class _BulkTarget:
     """A ``Target`` whose values are read from the entity once, not at every line."""
 
-    __slots__ = ("admits", "entity", "is_group", "slug", "starts_on")
+    __slots__ = ("admits", "entity", "is_group", "numbers", "slug", "starts_on")
 
     def __init__(self, entity: Group | Instrument) -> None:
         target = Target(entity)
@@ -475,6 +475,8 @@ class _BulkTarget:
         self.starts_on = target.starts_on
         # The kinds check_admitted lets in (None: all); it is asked about the others.
         self.admits = frozenset(entity.member_kinds) if target.is_group else None
+        # The provision numbers check_provisions knows of (an instrument's).
+        self.numbers = None if target.is_group else frozenset(p.number for p in entity.provisions)
 
 
 class _BulkRecorder:
@@ -538,7 +540,12 @@ class _BulkRecorder:
             ):
                 check_dates(target, effective_on, earliest_on)
             provisions = data.get("provisions")
-            if provisions is not None:
+            if provisions is not None and not (
+                item.type == "commitment"
+                and target.numbers is not None
+                and target.numbers.issuperset(provisions)
+                and len(set(provisions)) == len(provisions)
+            ):
                 check_provisions(target, item.type, provisions)
             if item.type == "report":
                 check_sources(item.type, data.get("sources"))
