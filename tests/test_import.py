@@ -502,6 +502,62 @@ def test_a_database_error_while_streaming_writes_nothing(
     assert snapshot(app) == before
 
 
+def test_text_is_written_as_given(runner, friends, instrument, tmp_path, monkeypatch, session):
+    """Tabs, line breaks, backslashes and other characters reach the database unchanged."""
+    _stream_in_small_pieces(monkeypatch)
+    texts = ["tab\there", "line\nbreak\r\n", "back\\slash \\N \\t", "\\", "é – 漢字 🙂", "\\.", ""]
+    lines = []
+    for n, text in enumerate(texts):
+        lines.append(
+            {
+                "type": "accession",
+                "group": "friends",
+                "participant": ["JPN", "FRA", "KEN", "USA", "CAN", "GBR", "IND"][n],
+                "effective_on": "2024-06-01",
+                "earliest_on": "2024-05-02" if n % 2 else None,
+                "note": text or None,
+                "sources": [
+                    {"url": URL + "?q=a\\b", "title": text or None, "publisher": text or None},
+                    {"url": URL, "published_on": "0999-01-02" if n % 2 else None},
+                ],
+            }
+        )
+    lines.append(
+        {
+            "type": "commitment",
+            "instrument": "code",
+            "participant": "JPN",
+            "effective_on": "2024-06-01",
+            "provisions": [3, 1],
+            "note": "\t",
+        }
+    )
+    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
+    assert result.exit_code == 0, result.output
+    events = session.scalars(select(Event).order_by(Event.id)).all()
+    assert [
+        (e.note, e.earliest_on and e.earliest_on.isoformat(), e.provisions) for e in events
+    ] == [(line.get("note"), line.get("earliest_on"), line.get("provisions")) for line in lines]
+    assert [
+        [(s.url, s.title, s.publisher, s.published_on, s.reliability) for s in e.sources]
+        for e in events
+    ] == [
+        [
+            (
+                s["url"],
+                s.get("title"),
+                s.get("publisher"),
+                s.get("published_on") and date.fromisoformat(s["published_on"]),
+                "unverified",
+            )
+            for s in line.get("sources", [])
+        ]
+        for line in lines
+    ]
+    assert {e.recorded_by for e in events} == {"import"}
+    assert len({e.recorded_at for e in events}) == 1
+
+
 JSON_TEXTS = [
     '{"a": 1}\n',
     ' \t{"a": [1, 2.5, true, null, "x"]}  \r\n',

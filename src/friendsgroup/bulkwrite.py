@@ -2,8 +2,9 @@
 
 import json
 import queue
+import re
 import threading
-from datetime import UTC
+from datetime import UTC, date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select
@@ -84,6 +85,9 @@ class Writer:
     def pause(self) -> None:
         """Let the session run a statement of its own."""
 
+    def flush(self) -> None:
+        """Start writing what is buffered (``close`` waits for it)."""
+
     def close(self) -> None:
         """Write what is still buffered."""
 
@@ -134,7 +138,7 @@ class CopyWriter(Writer):
     FIRST_BATCH = 100
     LAST_BATCH = 25_000  # events (and ids taken ahead) per COPY statement
     ROWS_PER_HANDOFF = 1_000
-    HANDOFFS_IN_FLIGHT = 16
+    HANDOFFS_IN_FLIGHT = 16  # more lets this thread run ahead, and was measured slower
 
     def __init__(self, session: Session, recorded_by: str) -> None:
         super().__init__(session, recorded_by)
@@ -144,7 +148,10 @@ class CopyWriter(Writer):
         self.sequence = self.cursor.execute(
             "SELECT pg_get_serial_sequence('events', 'id')"
         ).fetchone()[0]
-        self.rows: list[tuple] = []  # (event row without its id, sources or None)
+        self.rows: list[tuple] = []  # (event row without its id, its sources' rows or None)
+        self.target_cells: dict[tuple[str, int], str] = {}
+        self.days: dict[date, str] = {}
+        self.recorded_cells = f"{self.recorded_at.isoformat(sep=' ')}\t{_cell(recorded_by)}"
         self.queue: queue.Queue = queue.Queue(self.HANDOFFS_IN_FLIGHT)
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
@@ -157,27 +164,39 @@ class CopyWriter(Writer):
 
     def add(self, item: "NewEvent", key: tuple[str, int], who: int) -> None:
         data = item.data
+        target = self.target_cells.get(key)
+        if target is None:
+            target = self.target_cells[key] = (
+                f"{key[1]}\t\\N" if key[0] == "group" else f"\\N\t{key[1]}"
+            )
+        earliest_on = data.get("earliest_on")
         provisions = data.get("provisions")
-        group = key[0] == "group"
-        self.rows.append(
+        note = data.get("note")
+        # The row in COPY's text format, but for the id the thread puts in front of it.
+        row = "\t".join(
             (
-                (
-                    item.type,
-                    key[1] if group else None,
-                    None if group else key[1],
-                    who,
-                    data["effective_on"],
-                    data.get("earliest_on"),
-                    None if provisions is None else json.dumps(provisions),
-                    data.get("note"),
-                    self.recorded_at,
-                    self.recorded_by,
-                ),
-                data.get("sources") or None,
+                item.type,
+                target,
+                str(who),
+                self._day(data["effective_on"]),
+                NULL if earliest_on is None else self._day(earliest_on),
+                NULL if provisions is None else json.dumps(provisions),
+                NULL if note is None else _cell(note),
+                self.recorded_cells,
             )
         )
+        sources = data.get("sources")
+        self.rows.append((row, [_source_cells(s) for s in sources] if sources else None))
         if len(self.rows) >= self.ROWS_PER_HANDOFF:
             self._hand_off()
+
+    def _day(self, day: date) -> str:
+        text = self.days.get(day)
+        if text is None:
+            if len(self.days) >= 100_000:
+                self.days.clear()
+            text = self.days[day] = day.isoformat()
+        return text
 
     def _hand_off(self) -> None:
         if self.error is not None:
@@ -198,6 +217,13 @@ class CopyWriter(Writer):
             done.wait()
         if self.error is not None:
             raise self.error
+
+    def flush(self) -> None:
+        """Hand the buffered rows over and let the thread end the COPY, without waiting."""
+        if self.rows:
+            self._hand_off()
+        if self.thread is not None:
+            self.queue.put(_END)
 
     def close(self) -> None:
         self.pause()
@@ -226,7 +252,9 @@ class CopyWriter(Writer):
                     message.set()
                 continue
             try:
-                if isinstance(message, threading.Event):
+                if message is _END:
+                    self._end_copy()
+                elif isinstance(message, threading.Event):
                     self._end_copy()
                     message.set()
                 else:
@@ -237,18 +265,29 @@ class CopyWriter(Writer):
                     message.set()
 
     def _write(self, rows: list[tuple]) -> None:
+        lines = []
         for row, sources in rows:
             if not self.ids:
+                self._send(lines)
+                lines = []
                 self._end_copy()
                 self._take_ids()
-            if self.copy is None:
-                columns = ", ".join(EVENT_COLUMNS)
-                self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
-                self.copy = self.copy_context.__enter__()
             event_id = self.ids.pop()
-            self.copy.write_row((event_id, *row))
+            lines.append(f"{event_id}\t{row}\n")
             if sources:
-                self.sources.extend(self.source_rows(event_id, sources))
+                self.sources.extend(
+                    f"{event_id}\t{position}\t{cells}\n" for position, cells in enumerate(sources)
+                )
+        self._send(lines)
+
+    def _send(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self.copy is None:
+            columns = ", ".join(EVENT_COLUMNS)
+            self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
+            self.copy = self.copy_context.__enter__()
+        self.copy.write("".join(lines))
 
     def _take_ids(self) -> None:
         """Ids from the events' own sequence, so concurrent writers never collide."""
@@ -273,10 +312,40 @@ class CopyWriter(Writer):
         if self.sources and not aborted:
             columns = ", ".join(SOURCE_COLUMNS)
             with self.cursor.copy(f"COPY sources ({columns}) FROM STDIN") as copy:
-                for row in self.sources:
-                    copy.write_row(row)
+                for at in range(0, len(self.sources), 1_000):
+                    copy.write("".join(self.sources[at : at + 1_000]))
         self.sources = []
+
+
+# COPY's text format: tab between cells, \N for NULL, backslash escapes in text.
+NULL = "\\N"
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _cell(text: str) -> str:
+    """Text as one cell of COPY's text format."""
+    return text.translate(_ESCAPES) if _SPECIAL.search(text) else text
+
+
+def _source_cells(source: dict) -> str:
+    """A source's cells after ``event_id`` and ``position``, in COPY's text format."""
+    title, publisher, published_on = (
+        source.get("title"),
+        source.get("publisher"),
+        source.get("published_on"),
+    )
+    return "\t".join(
+        (
+            _cell(source["url"]),
+            NULL if title is None else _cell(title),
+            NULL if publisher is None else _cell(publisher),
+            NULL if published_on is None else published_on.isoformat(),
+            _cell(source["reliability"]),
+        )
+    )
 
 
 _STOP = object()
 _ABORT = object()
+_END = object()  # end the open COPY

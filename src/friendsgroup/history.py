@@ -358,8 +358,7 @@ class LineRef(int):
         return f"on line {int(self)}"
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(NamedTuple):
     """One event of a bulk write: its target, type, body as the API's schemas load it, line."""
 
     target: Group | Instrument
@@ -563,6 +562,8 @@ class _BulkRecorder:
 
     def finish(self) -> Counter:
         """Check every timeline touched; raise the problems found, or return the counts."""
+        if self.writer is not None and not self.problems:
+            self.writer.flush()  # the last rows are written while the timelines are checked
         for (key, code), steps in self.new.items():
             self._check(self.targets[key], code, self.existing.get((key, code), []), steps)
         if self.problems:
