@@ -453,18 +453,21 @@ LOOKAHEAD = 1_000
 
 
 class _PendingStep(NamedTuple):
-    """A ``Step`` of a line not yet written (a tuple: there are as many as lines)."""
+    """A ``Step`` of a line not yet written (a tuple: there are as many as lines).
+
+    ``event_id`` is the line, a ``LineRef`` once a message may name it.
+    """
 
     type: str
     effective_on: date
-    order: float
-    event_id: int | None
+    order: int
+    event_id: int
 
 
 class _BulkTarget:
     """A ``Target`` whose values are read from the entity once, not at every line."""
 
-    __slots__ = ("admits", "entity", "is_group", "numbers", "slug", "starts_on")
+    __slots__ = ("admits", "created", "entity", "is_group", "numbers", "slug", "starts_on", "steps")
 
     def __init__(self, entity: Group | Instrument) -> None:
         target = Target(entity)
@@ -476,6 +479,8 @@ class _BulkTarget:
         self.admits = frozenset(entity.member_kinds) if target.is_group else None
         # The provision numbers check_provisions knows of (an instrument's).
         self.numbers = None if target.is_group else frozenset(p.number for p in entity.provisions)
+        self.created: dict[str, int] = {}  # events per type
+        self.steps: dict[str, list[_PendingStep]] = {}  # the new steps of each participant
 
 
 class _BulkRecorder:
@@ -498,9 +503,7 @@ class _BulkRecorder:
         self.targets: dict[tuple[str, int], _BulkTarget] = {}
         self.entities: dict[int, tuple[tuple[str, int], _BulkTarget]] = {}  # by id() of entity
         self.existing: dict[tuple, list[Step]] = defaultdict(list)
-        self.new: dict[tuple, list[_PendingStep]] = defaultdict(list)
         self.problems: list[LineProblem] = []
-        self.created: Counter = Counter()
         self.count = 0
         # check_dates passes every date in this range (today() only moves on): it is asked
         # only about the others, for its verdict and its message.
@@ -552,10 +555,14 @@ class _BulkRecorder:
             self.problems.extend(line_problems(item.line, problem))
             return
         self.count += 1
-        self.new[key, who.code].append(
-            _PendingStep(item.type, effective_on, PENDING + self.count, LineRef(item.line))
-        )
-        self.created[key[0], target.slug, item.type] += 1
+        step = _PendingStep(item.type, effective_on, PENDING + self.count, item.line)
+        steps = target.steps.get(who.code)
+        if steps is None:
+            target.steps[who.code] = [step]
+        else:
+            steps.append(step)
+        created = target.created
+        created[item.type] = created.get(item.type, 0) + 1
         # Once a line is refused the transaction is rolled back: writing more is wasted work.
         if self.writer is not None and not self.problems:
             self.writer.add(item, key, who.id)
@@ -564,14 +571,18 @@ class _BulkRecorder:
         """Check every timeline touched; raise the problems found, or return the counts."""
         if self.writer is not None and not self.problems:
             self.writer.flush()  # the last rows are written while the timelines are checked
-        for (key, code), steps in self.new.items():
-            self._check(self.targets[key], code, self.existing.get((key, code), []), steps)
+        created: Counter = Counter()
+        for key, target in self.targets.items():
+            for code, steps in target.steps.items():
+                self._check(target, code, self.existing.get((key, code), []), steps)
+            for event_type, count in target.created.items():
+                created[key[0], target.slug, event_type] += count
         if self.problems:
             raise BulkProblems(self.problems)
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        return self.created
+        return created
 
     def close(self) -> None:
         """End a write left open by an error (the caller rolls the transaction back)."""
@@ -651,7 +662,8 @@ class _BulkRecorder:
             if timeline_problem([*existing, *steps], None, target.slug, target.is_group) is None:
                 return
         accepted = list(existing)
-        for step in steps:
+        # A message names a new step's event by its line.
+        for step in [step._replace(event_id=LineRef(step.event_id)) for step in steps]:
             problem = timeline_problem(accepted, step, target.slug, target.is_group, who)
             if problem is None:
                 accepted.append(step)

@@ -88,11 +88,23 @@ class BodyLoader:
         self.schema = schema
         fields = schema.load_fields
         self.names = frozenset(fields)
-        # (name, field, loader of its nested items or None, values loaded before)
-        self.plan = [
-            (name, f, BodyLoader(f.inner.schema) if _is_list_of_nested(f) else None, {})
+        # name → (field, loader of its nested items or None, values loaded before)
+        self.fields = {
+            name: (f, BodyLoader(f.inner.schema) if _is_list_of_nested(f) else None, {})
             for name, f in fields.items()
-        ]
+        }
+        # What an absent field loads to (its default), and the fields that must be present.
+        self.defaults: dict = {}
+        required = set()
+        for name, f in fields.items():
+            try:
+                value = f.deserialize(missing, name, {})
+            except ValidationError:
+                required.add(name)
+                continue
+            if value is not missing:
+                self.defaults[name] = value
+        self.required = frozenset(required)
         self.fast = _loads_field_by_field(schema)
 
     def load(self, body: dict) -> dict:
@@ -105,12 +117,13 @@ class BodyLoader:
         return self.schema.load(body)
 
     def _load_fields(self, body: dict) -> dict:
-        if not self.names.issuperset(body):
-            raise ValidationError("unknown field")
-        result = {}
-        for name, f, nested, memo in self.plan:
-            raw = body.get(name, missing)
-            if nested is not None and raw is not missing and raw is not None:
+        if not self.names.issuperset(body) or not self.required.issubset(body):
+            raise ValidationError("unknown or missing field")
+        result = self.defaults.copy()
+        fields = self.fields
+        for name, raw in body.items():
+            f, nested, memo = fields[name]
+            if nested is not None and raw is not None:
                 value = _load_list(f, nested, raw)
             else:
                 key = raw if raw is None or type(raw) is str else _memo_key(raw)
@@ -121,8 +134,7 @@ class BodyLoader:
                         if len(memo) >= MEMO_LIMIT:
                             memo.clear()
                         memo[key] = value
-            if value is not missing:
-                result[name] = value
+            result[name] = value
         return result
 
 
