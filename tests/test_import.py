@@ -469,14 +469,16 @@ def test_a_participant_refused_late_in_a_long_file_is_named(
     lines.insert(40, {**lines[1], "participant": "not-a-country"})
     lines.append({**lines[-1], "participant": "ZZZ"})
     before = snapshot(app)
-    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
-    assert result.exit_code == 1
+    path = write_jsonl(tmp_path / "events.jsonl", lines)
     unknown = "participant: unknown participant: not registered and not an ISO 3166-1 country code"
-    assert result.stderr.splitlines()[:-1] == [
-        f"line 31: {unknown}",
-        f"line 41: {unknown}",
-        f"line {len(lines)}: {unknown}",
-    ]
+    for options in [("--dry-run",), ()]:
+        result = run(runner, path, *options)
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[:-1] == [
+            f"line 31: {unknown}",
+            f"line 41: {unknown}",
+            f"line {len(lines)}: {unknown}",
+        ]
     assert snapshot(app) == before
 
 

@@ -618,13 +618,13 @@ class _BulkRecorder:
                 if not self.write and iso_country(stored) is not None:
                     self.seen[stored] = _Who(None, stored, "country")
                     continue
-                try:
-                    participant = resolve_participant(self.session, code)
+                try:  # registered and locked in the same statements
+                    participant = resolve_participant(self.session, code, lock=self.write)
                 except Problem as problem:
                     self.seen[stored] = problem
                     continue
                 who = _Who(participant.id, participant.code, participant.kind)
-            if self.write:
+            elif self.write:
                 lock_participant(self.session, who)
             self.seen[stored] = who
             found.append(who)
