@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, distinct, func, or_, select
+from sqlalchemy import and_, bindparam, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from .errors import validation_problem
@@ -181,13 +181,16 @@ def latest_announcement(announcements: list, on: date):
 # --- members of a group on a date ---------------------------------------------------------
 
 
-def _ranked_last_events():
-    """Each participant's last visible event in the group on or before ``as_of``.
+def _members_statement():
+    """Members on ``as_of`` and, in the same answer, the accessions still pending then.
 
-    Periods alternate, so the last accession-or-withdrawal says whether the participant is a
-    member on ``as_of`` and, being the accession that opened the current period, since when.
+    Each participant's last visible event on or before ``as_of`` decides: periods alternate,
+    so an accession there makes a member, since its date. The pending accessions (an
+    uncertain window ``earliest_on <= as_of < effective_on``) come as rows of their own
+    (``row = 'pending'``), so that one statement answers the whole report. Built once: the
+    report is a lookup, and rebuilding the statement would cost more than running it.
     """
-    return (
+    ranked = (
         select(
             Event.participant_id,
             Event.type,
@@ -205,60 +208,58 @@ def _ranked_last_events():
             visible_at(bindparam("known_at")),
             Event.effective_on <= bindparam("as_of"),
         )
-        .cte("last_events")
-    )
-
-
-def _members_statements():
-    """The members (with the count of possible members on every row) and that count alone.
-
-    Built once: a report is a lookup, and rebuilding the statements would cost more than
-    running them.
-    """
-    last = _ranked_last_events()
-    current = and_(last.c.rank == 1, last.c.type == "accession")
-    possibly = (
-        select(func.count(distinct(Event.participant_id)))
-        .where(
-            Event.group_id == bindparam("group_id"),
-            visible_at(bindparam("known_at")),
-            Event.type == "accession",
-            Event.earliest_on <= bindparam("as_of"),
-            Event.effective_on > bindparam("as_of"),
-            Event.participant_id.not_in(select(last.c.participant_id).where(current)),
-        )
-        .scalar_subquery()
+        .subquery("last_events")
     )
     members = (
         select(
-            last.c.effective_on,
-            last.c.earliest_on,
+            literal("member").label("row"),
+            ranked.c.participant_id,
+            ranked.c.effective_on,
+            ranked.c.earliest_on,
             Participant.code,
             Participant.name,
             Participant.kind,
             Participant.region,
-            possibly.label("possibly"),
         )
-        .join(Participant, Participant.id == last.c.participant_id)
-        .where(current)
-        .order_by(Participant.name, Participant.code)
+        .join(Participant, Participant.id == ranked.c.participant_id)
+        .where(ranked.c.rank == 1, ranked.c.type == "accession")
     )
-    return members, select(possibly)
+    pending = select(
+        literal("pending").label("row"),
+        Event.participant_id,
+        Event.effective_on,
+        Event.earliest_on,
+        null(),
+        null(),
+        null(),
+        null(),
+    ).where(
+        Event.group_id == bindparam("group_id"),
+        visible_at(bindparam("known_at")),
+        Event.type == "accession",
+        Event.earliest_on <= bindparam("as_of"),
+        Event.effective_on > bindparam("as_of"),
+    )
+    both = union_all(members, pending).subquery("report")
+    return select(both).order_by(both.c.row, both.c.name, both.c.code)
 
 
-MEMBERS, POSSIBLY = _members_statements()
+MEMBERS = _members_statement()
 
 
 def members_report(session: Session, group, as_of: date | None, known_at: datetime | None) -> dict:
     """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
     as_of, known_at = _defaults(as_of, known_at)
     params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
-    # Core execution: these statements need none of the ORM's work on results.
-    connection = session.connection()
-    members = connection.execute(MEMBERS, params).all()
-    possibly = members[0].possibly if members else connection.execute(POSSIBLY, params).scalar()
+    # Core execution: the statement needs none of the ORM's work on results.
+    rows = session.connection().execute(MEMBERS, params)
     listed, by_kind, by_region = [], Counter(), Counter()
-    for effective_on, earliest_on, code, name, kind, region, _ in members:
+    member_ids, pending_ids = set(), set()
+    for row, participant, effective_on, earliest_on, code, name, kind, region in rows:
+        if row == "pending":
+            pending_ids.add(participant)
+            continue
+        member_ids.add(participant)
         listed.append(
             {
                 "code": code,
@@ -278,7 +279,7 @@ def members_report(session: Session, group, as_of: date | None, known_at: dateti
         "as_of": as_of.isoformat(),
         "known_at": isoformat_z(known_at),
         "count": len(listed),
-        "possibly_members": possibly,
+        "possibly_members": len(pending_ids - member_ids),
         "by_kind": dict(sorted(by_kind.items())),
         "by_region": dict(sorted(by_region.items())),
         "announced": _announced(announcement, len(listed)),
