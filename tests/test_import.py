@@ -9,7 +9,7 @@ import pytest
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from friendsgroup import bulkwrite, history, importer
+from friendsgroup import bulk, bulkwrite, importer
 from friendsgroup.db import get_db
 from friendsgroup.importer import BodyLoader, file_format
 from friendsgroup.models import Event, Participant
@@ -414,7 +414,7 @@ def test_many_lines_are_written_in_batches_with_progress(
 
 def _stream_in_small_pieces(monkeypatch):
     """Ids, COPY statements, hand-offs and read-ahead a few lines long, to cross their ends."""
-    monkeypatch.setattr(history, "LOOKAHEAD", 7)
+    monkeypatch.setattr(bulk, "LOOKAHEAD", 7)
     monkeypatch.setattr(bulkwrite.CopyWriter, "FIRST_BATCH", 3)
     monkeypatch.setattr(bulkwrite.CopyWriter, "LAST_BATCH", 11)
     monkeypatch.setattr(bulkwrite.CopyWriter, "ROWS_PER_HANDOFF", 5)

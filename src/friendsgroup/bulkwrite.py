@@ -14,7 +14,7 @@ from .models import Event, Source
 from .timeutil import utcnow
 
 if TYPE_CHECKING:
-    from .history import NewEvent
+    from .bulk import NewEvent
 
 EVENT_COLUMNS = (
     "id",

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .bulk import BulkProblems, LineProblem, NewEvent, record_events_bulk
 from .db import get_db
 from .errors import flatten_errors
-from .history import BulkProblems, LineProblem, NewEvent, record_events_bulk
 from .models import EVENT_TYPES, GROUP_EVENT_TYPES, INSTRUMENT_EVENT_TYPES, Group, Instrument
 from .schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
 

@@ -2,7 +2,7 @@
 
 import csv
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import pycountry
@@ -104,3 +104,10 @@ def insert_ignoring_duplicate(session: Session, values: dict) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(Participant).values(**values).on_conflict_do_nothing())
+
+
+@lru_cache(maxsize=4096)
+def canonical_code(code: str) -> str:
+    """The code a participant is stored under: alpha-3 for an ISO country, else upper case."""
+    country = iso_country(code)
+    return country.alpha_3 if country is not None else code.upper()

@@ -1,7 +1,7 @@
 """``friendsgroup seed``: the HAIP reference data of ``seeds/``, through the API's rules.
 
 Groups, instruments and participants are loaded with the API's schemas, events with the
-importer and ``history.record_events_bulk``. What is already in the registry is skipped, so
+importer and ``bulk.record_events_bulk``. What is already in the registry is skipped, so
 running it twice changes nothing; any failure writes nothing.
 """
 
@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .bulk import BulkProblems, LineProblem, NewEvent, record_events_bulk
 from .db import get_db
 from .errors import Problem, flatten_errors
-from .history import BulkProblems, LineProblem, NewEvent, canonical_code, record_events_bulk
 from .importer import EventReader, FileProblem
 from .models import Announcement, Event, Group, Instrument, Participant, Source
+from .participants import canonical_code
 from .registry import build_instrument, check_registrable
 from .schemas import (
     AnnouncementCreateSchema,
