@@ -48,14 +48,19 @@ def withdraw(client, auth, participant, on, group="friends", **extra):
 
 
 def assert_problem(response, status: int, type_: str | None = None, field: str | None = None):
-    """The response is problem+json with this status, type and (optionally) field."""
-    assert response.status_code == status, response.data
+    """The response is problem+json with this status, type and (optionally) field.
+
+    ``field`` may name a nested field's parent: ``sources`` matches ``sources.0.url``.
+    """
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/problem+json"
-    body = response.json
+    body = response.get_json()
     assert body["status"] == status
+    assert body["type"].startswith("/problems/")
     assert body["title"]
     if type_:
         assert body["type"] == f"/problems/{type_}"
     if field:
-        assert field in body["errors"], body
+        names = list(body.get("errors") or {})
+        assert any(name == field or name.startswith(f"{field}.") for name in names), names
     return body

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from friendsgroup.db import get_db
 from friendsgroup.models import Base
+from tests import helpers
 
 API = "/api/v1"
 GROUP = "haip-friends-group"
@@ -30,10 +31,7 @@ ADOPTED_ON = "2023-10-30"
 def row_counts(app) -> dict[str, int]:
     """The number of rows in every table."""
     with get_db(app).transaction(write=False) as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
+        return helpers.row_counts(session)
 
 
 def snapshot(app) -> dict[str, list[tuple]]:
@@ -49,16 +47,7 @@ def snapshot(app) -> dict[str, list[tuple]]:
 
 def assert_problem(response, status: int, field: str | None = None) -> dict:
     """An RFC 9457 problem with ``status``; for 422, ``errors`` names ``field``."""
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["type"].startswith("/problems/")
-    assert body["title"]
-    if field is not None:
-        names = list(body.get("errors") or {})
-        assert any(name == field or name.startswith(f"{field}.") for name in names), names
-    return body
+    return helpers.assert_problem(response, status, field=field)
 
 
 def post(client, path: str, body, headers: dict):
