@@ -1,6 +1,5 @@
 """The ``friendsgroup`` command: thin click commands over the functions the API uses."""
 
-import json
 import sys
 from datetime import date, datetime
 
@@ -246,10 +245,6 @@ def register_flask_commands(flask_app: Flask) -> None:
     """The same commands under ``flask --app friendsgroup``."""
     for command in main.commands.values():
         flask_app.cli.add_command(command)
-
-
-def _print_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 # --- seed and import --------------------------------------------------------------------------
