@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from friendsgroup import create_app
-from friendsgroup.api.resources import GROUP_CACHE
+from friendsgroup.api.lookups import GROUP_CACHE
 from friendsgroup.db import get_db
 from friendsgroup.migrate import upgrade
 from friendsgroup.models import Base
@@ -107,7 +107,7 @@ def runner(app):
 @pytest.fixture
 def token(app) -> str:
     """The secret of a fresh API token named ``secretariat``."""
-    from friendsgroup.auth import create_token
+    from friendsgroup.tokens import create_token
 
     with get_db(app).transaction() as session:
         return create_token(session, "secretariat")

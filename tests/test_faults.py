@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from friendsgroup.auth import create_token
 from friendsgroup.db import get_db
 from friendsgroup.migrate import upgrade
+from friendsgroup.tokens import create_token
 from tests.support import API, ESTABLISHED_ON, GROUP, Cluster, assert_problem, postgres_bin_dir
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from friendsgroup.auth import create_token
 from friendsgroup.db import get_db
+from friendsgroup.tokens import create_token
 from tests.conftest import clean
 from tests.helpers import FRIENDS
 

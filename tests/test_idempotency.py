@@ -1,7 +1,7 @@
 """Safe retries with ``Idempotency-Key`` (SPEC §3)."""
 
-from friendsgroup import idempotency
-from friendsgroup.auth import authenticate
+from friendsgroup.api import idempotency
+from friendsgroup.api.auth import authenticate
 from tests.helpers import assert_problem, create_group, row_counts
 
 BODY = {"participant": "KEN", "effective_on": "2025-06-01"}

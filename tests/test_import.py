@@ -9,16 +9,17 @@ import pytest
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from friendsgroup import bulk, bulkwrite, importer
 from friendsgroup.db import get_db
-from friendsgroup.importer import BodyLoader, file_format
+from friendsgroup.ingest import bulk, files, writers
+from friendsgroup.ingest.bodies import BodyLoader
+from friendsgroup.ingest.files import file_format
 from friendsgroup.models import Event, Participant
 from friendsgroup.schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
 
 from .helpers import accede, create_group
 from .support import snapshot
 
-HEADER = list(importer.CSV_COLUMNS)
+HEADER = list(files.CSV_COLUMNS)
 URL = "https://example.org/press/"
 
 
@@ -384,7 +385,7 @@ def test_a_dry_run_registers_no_country(runner, app, friends, tmp_path, session)
 def test_many_lines_are_written_in_batches_with_progress(
     runner, friends, tmp_path, monkeypatch, session
 ):
-    monkeypatch.setattr(importer, "PROGRESS_EVERY", 1000)
+    monkeypatch.setattr(files, "PROGRESS_EVERY", 1000)
     codes = ["JPN", "FRA", "KEN", "USA", "CAN", "GBR", "IND", "KOR", "DEU", "ITA"]
     launch = date(2024, 5, 2)
     rows = []
@@ -415,11 +416,11 @@ def test_many_lines_are_written_in_batches_with_progress(
 def _stream_in_small_pieces(monkeypatch):
     """Ids, COPY statements, hand-offs and read-ahead a few lines long, to cross their ends."""
     monkeypatch.setattr(bulk, "LOOKAHEAD", 7)
-    monkeypatch.setattr(bulkwrite.CopyWriter, "FIRST_BATCH", 3)
-    monkeypatch.setattr(bulkwrite.CopyWriter, "LAST_BATCH", 11)
-    monkeypatch.setattr(bulkwrite.CopyWriter, "ROWS_PER_HANDOFF", 5)
-    monkeypatch.setattr(bulkwrite.CopyWriter, "HANDOFFS_IN_FLIGHT", 2)
-    monkeypatch.setattr(bulkwrite.BatchWriter, "BATCH", 13)
+    monkeypatch.setattr(writers.CopyWriter, "FIRST_BATCH", 3)
+    monkeypatch.setattr(writers.CopyWriter, "LAST_BATCH", 11)
+    monkeypatch.setattr(writers.CopyWriter, "ROWS_PER_HANDOFF", 5)
+    monkeypatch.setattr(writers.CopyWriter, "HANDOFFS_IN_FLIGHT", 2)
+    monkeypatch.setattr(writers.BatchWriter, "BATCH", 13)
 
 
 def _joins_and_leaves(codes: list[str], days: int, url: str = URL) -> list[dict]:
@@ -493,7 +494,7 @@ def test_a_database_error_while_streaming_writes_nothing(
     def same_ids(writer):
         writer.ids = [1] * 100  # every row under one id: the primary key refuses them
 
-    monkeypatch.setattr(bulkwrite.CopyWriter, "_take_ids", same_ids)
+    monkeypatch.setattr(writers.CopyWriter, "_take_ids", same_ids)
     before = snapshot(app)
     lines = _joins_and_leaves(["JPN", "FRA", "KEN"], 30)
     result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
@@ -589,7 +590,7 @@ def test_lines_are_decoded_as_json_loads_decodes_them(text):
         except (ValueError, RecursionError) as error:
             return "error", type(error) is RecursionError
 
-    value = outcome(importer._json_loads)
+    value = outcome(files._json_loads)
     assert repr(value) == repr(outcome(json.loads))
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import ProgrammingError
 
-from friendsgroup import auth as auth_module
+from friendsgroup import tokens as tokens_module
 from friendsgroup.db import get_db
 from friendsgroup.models import ApiToken
 from tests.support import API, GROUP, assert_problem, make_world, snapshot
@@ -106,19 +106,19 @@ def test_the_token_is_compared_in_constant_time(app, token, monkeypatch):
         calls.append((a, b))
         return compare(a, b)
 
-    monkeypatch.setattr(auth_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(tokens_module.hmac, "compare_digest", spy)
     with get_db(app).transaction(write=False) as session:
-        found = auth_module.find_active_token(session, token)
+        found = tokens_module.find_active_token(session, token)
         assert found is not None and found.name == "secretariat"
-        assert calls == [(found.token_hash, auth_module.hash_token(token))]
-        assert auth_module.find_active_token(session, token + "x") is None
+        assert calls == [(found.token_hash, tokens_module.hash_token(token))]
+        assert tokens_module.find_active_token(session, token + "x") is None
 
 
 def test_a_revoked_token_is_not_found(app, token):
     with get_db(app).transaction() as session:
-        assert auth_module.revoke_token(session, "secretariat")
+        assert tokens_module.revoke_token(session, "secretariat")
     with get_db(app).transaction(write=False) as session:
-        assert auth_module.find_active_token(session, token) is None
+        assert tokens_module.find_active_token(session, token) is None
 
 
 # --- no internals in responses or logs -----------------------------------------------------------

@@ -7,7 +7,8 @@ from .config import Config
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: configuration from the environment, then ``config`` overrides."""
-    from . import db, errors, health
+    from . import db, errors
+    from .api import health
     from .api import init_app as init_api
 
     app = Flask(__name__)

@@ -1,10 +1,10 @@
-"""The rules of SPEC §2: the one place that decides whether an event may be recorded.
+"""The gate for every dated fact: the rules of SPEC §2 and those on announced totals.
 
-The API, the importer and the seeder all write events through this module. A write locks
-each participant before reading its history, so the read-check-write is never interleaved
-with another writer's for the same participant (row lock on PostgreSQL; on SQLite the
-writer's BEGIN IMMEDIATE holds the database lock). ``bulk.py`` applies these same checks to
-many lines at once for the importer and the seeder.
+The API, the importer and the seeder all write events and announcements through this module.
+A write locks each participant before reading its history, so the read-check-write is never
+interleaved with another writer's for the same participant (row lock on PostgreSQL; on SQLite the
+writer's BEGIN IMMEDIATE holds the database lock). ``ingest/bulk.py`` applies these same
+check functions to many lines at once for the importer and the seeder.
 """
 
 from collections.abc import Iterable
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import Problem, conflict, validation_problem
-from .models import Event, Group, Instrument, Participant, Source
+from .models import Announcement, Event, Group, Instrument, Participant, Source
 from .participants import resolve_participant
 from .timeutil import today, utcnow
 
@@ -135,6 +135,16 @@ class Target:
     def slug(self) -> str:
         return self.entity.slug
 
+    @property
+    def member_kinds(self) -> tuple[str, ...] | None:
+        """The participant kinds a group admits (None for an instrument: any)."""
+        return tuple(self.entity.member_kinds) if self.is_group else None
+
+    @property
+    def provision_numbers(self) -> frozenset[int] | None:
+        """An instrument's provision numbers (None for a group)."""
+        return None if self.is_group else frozenset(p.number for p in self.entity.provisions)
+
     def event_filter(self):
         """The WHERE clause selecting this target's events."""
         if self.is_group:
@@ -142,32 +152,43 @@ class Target:
         return Event.instrument_id == self.entity.id
 
 
-def check_dates(target: Target, effective_on: date, earliest_on: date | None) -> None:
-    """The date rules: within the target's life, not too far ahead, window in order."""
+def latest_effective_on() -> date:
+    """The latest date an event may take effect on: 366 days from today."""
+    return today() + FUTURE_LIMIT
+
+
+def check_dates(
+    target: Target, effective_on: date, earliest_on: date | None, latest_on: date | None = None
+) -> None:
+    """The date rules: within the target's life, not too far ahead, window in order.
+
+    ``latest_on`` is ``latest_effective_on()``, passed in by callers checking many events.
+    """
+    if target.starts_on <= effective_on <= (latest_on or latest_effective_on()) and (
+        earliest_on is None or target.starts_on <= earliest_on <= effective_on
+    ):
+        return
     label = "established_on" if target.is_group else "adopted_on"
     if effective_on < target.starts_on:
         raise validation_problem(
             "effective_on", f"is before {target.slug}'s {label} ({target.starts_on.isoformat()})"
         )
-    if effective_on > today() + FUTURE_LIMIT:
+    if effective_on > (latest_on or latest_effective_on()):
         raise validation_problem("effective_on", "is more than 366 days in the future")
-    if earliest_on is not None:
-        if earliest_on > effective_on:
-            raise validation_problem("earliest_on", "must not be after effective_on")
-        if earliest_on < target.starts_on:
-            raise validation_problem(
-                "earliest_on",
-                f"is before {target.slug}'s {label} ({target.starts_on.isoformat()})",
-            )
+    if earliest_on > effective_on:
+        raise validation_problem("earliest_on", "must not be after effective_on")
+    raise validation_problem(
+        "earliest_on", f"is before {target.slug}'s {label} ({target.starts_on.isoformat()})"
+    )
 
 
 def check_admitted(target: Target, participant: Participant) -> None:
     """A group admits only the participant kinds it lists."""
-    if target.is_group and participant.kind not in target.entity.member_kinds:
+    kinds = target.member_kinds
+    if kinds is not None and participant.kind not in kinds:
         raise validation_problem(
             "participant",
-            f"{participant.code} is a {participant.kind}; {target.slug} admits "
-            f"{', '.join(target.entity.member_kinds)}",
+            f"{participant.code} is a {participant.kind}; {target.slug} admits {', '.join(kinds)}",
         )
 
 
@@ -177,14 +198,30 @@ def check_provisions(target: Target, event_type: str, provisions: list[int] | No
         return
     if event_type != "commitment":
         raise validation_problem("provisions", "only a commitment lists provisions")
-    known = {p.number for p in target.entity.provisions}
-    unknown = sorted(set(provisions) - known)
+    unknown = sorted(set(provisions) - target.provision_numbers)
     if unknown:
         raise validation_problem(
             "provisions", f"{target.slug} has no provision {', '.join(map(str, unknown))}"
         )
     if len(set(provisions)) != len(provisions):
         raise validation_problem("provisions", "must not repeat a number")
+
+
+def check_sources(event_type: str, sources: list[dict] | None) -> None:
+    """A report needs at least one source."""
+    if event_type == "report" and not sources:
+        raise validation_problem("sources", "a report needs at least one source")
+
+
+def check_body(target: Target, event_type: str, data: dict, latest_on: date | None = None) -> None:
+    """Every rule on one event's own fields, before its participant or history is read."""
+    check_dates(target, data["effective_on"], data.get("earliest_on"), latest_on)
+    check_provisions(target, event_type, data.get("provisions"))
+    check_sources(event_type, data.get("sources"))
+
+
+# Every check on a single event, whichever door it comes through (the parity test reads this).
+EVENT_CHECKS = ("check_dates", "check_provisions", "check_sources", "check_admitted")
 
 
 def lock_participant(session: Session, participant: Participant) -> None:
@@ -232,9 +269,7 @@ def record_event(
 ) -> Event:
     """Validate and add one event (not committed): the only way a new event is written."""
     target = Target(target_entity)
-    check_dates(target, data["effective_on"], data.get("earliest_on"))
-    check_provisions(target, event_type, data.get("provisions"))
-    check_sources(event_type, data.get("sources"))
+    check_body(target, event_type, data)
     # Found and locked in one statement: writers of one participant's history queue here.
     participant = resolve_participant(session, data["participant"], lock=True)
     check_admitted(target, participant)
@@ -301,9 +336,16 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     sources = changes.get("sources")
     if sources is None:
         sources = [_source_values(s) for s in event.sources]
-    check_dates(target, effective_on, earliest_on)
-    check_provisions(target, event.type, provisions)
-    check_sources(event.type, sources)
+    check_body(
+        target,
+        event.type,
+        {
+            "effective_on": effective_on,
+            "earliest_on": earliest_on,
+            "provisions": provisions,
+            "sources": sources,
+        },
+    )
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
     _enforce(target, event.participant.code, steps, _new_step(event.type, effective_on))
     now = utcnow()
@@ -339,7 +381,27 @@ def _source_values(source: Source) -> dict:
     }
 
 
-def check_sources(event_type: str, sources: list[dict] | None) -> None:
-    """A report needs at least one source."""
-    if event_type == "report" and not sources:
-        raise validation_problem("sources", "a report needs at least one source")
+def check_announced_on(group: Group, as_of: date) -> None:
+    """An announced total is dated within the group's life, not before it was established."""
+    if as_of < group.established_on:
+        raise validation_problem(
+            "as_of", f"is before {group.slug}'s established_on ({group.established_on})"
+        )
+
+
+def record_announcement(
+    session: Session, group: Group, data: dict, recorded_by: str
+) -> Announcement:
+    """Validate and add one announced total (not committed): the only way one is written."""
+    check_announced_on(group, data["as_of"])
+    announcement = Announcement(
+        group=group,
+        as_of=data["as_of"],
+        count=data["count"],
+        note=data.get("note"),
+        recorded_by=recorded_by,
+        sources=build_sources([data["source"]]),
+    )
+    session.add(announcement)
+    session.flush()
+    return announcement

@@ -5,9 +5,8 @@ from datetime import UTC
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .intervals import INTERVALS
 from .models import EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
-from .timeutil import isoformat_z
+from .timeutil import INTERVALS, isoformat_z
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{2,32}$")
 DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -306,8 +305,8 @@ class EventSchema(BaseSchema):
     effective_on = Day()
     earliest_on = Day(allow_none=True)
     provisions = fields.List(fields.Integer(), allow_none=True)
-    sources = fields.List(fields.Nested(SourceSchema))
     note = fields.String(allow_none=True)
+    sources = fields.List(fields.Nested(SourceSchema))
     recorded_at = Timestamp()
     recorded_by = fields.String()
     retracted_at = Timestamp(allow_none=True)

@@ -10,8 +10,8 @@ from marshmallow import fields
 
 from ..db import SAFE_METHODS
 from ..errors import PROBLEM_JSON, http_exception_response, not_found
-from ..representation import CSV_MIMETYPE
 from ..schemas import BaseSchema
+from ..tabular import CSV_MIMETYPE
 from . import lifecycle
 
 

@@ -3,13 +3,13 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..auth import current_token_name
 from ..db import get_session
 from ..errors import not_found
 from ..history import correct_event, retract_event
 from ..models import Event
 from ..schemas import CorrectionSchema, EventSchema, RetractionSchema
-from .resources import event_created
+from .auth import current_token_name
+from .responses import event_created
 
 blp = Blueprint("events", __name__, description="Events: the source of truth")
 

@@ -6,14 +6,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..auth import current_token_name
 from ..db import get_session
-from ..errors import validation_problem
-from ..history import record_event
-from ..models import Announcement, Event, Group, Source
-from ..pagination import paginate
-from ..reports import counts_series, members_report
-from ..representation import report_response
+from ..history import record_announcement, record_event
+from ..models import Announcement, Event, Group
+from ..registration import build_group
+from ..reports.members import members_report
+from ..reports.schemas import CountsReportSchema, MembersReportSchema
+from ..reports.series import counts_series
 from ..schemas import (
     AnnouncementCreateSchema,
     AnnouncementPageSchema,
@@ -29,9 +28,10 @@ from ..schemas import (
     GroupSchema,
     PageArgsSchema,
 )
-from .listing import event_page, page_response
-from .report_schemas import CountsReportSchema, MembersReportSchema
-from .resources import add_unique, event_created, get_group_or_404, group_ref_or_404
+from .auth import current_token_name
+from .lookups import add_unique, get_group_or_404, group_ref_or_404
+from .pages import event_page, page_response, paginate
+from .responses import event_created, report_response
 
 blp = Blueprint("groups", __name__, description="Groups and their membership history")
 
@@ -55,7 +55,7 @@ class Groups(MethodView):
     @blp.response(201, GroupSchema)
     def post(self, data):
         """Create a group."""
-        group = add_unique(get_session(), Group(**data), "group", data["slug"], "slug")
+        group = add_unique(get_session(), build_group(data), "group", data["slug"], "slug")
         return group, 201, {"Location": f"/api/v1/groups/{group.slug}"}
 
 
@@ -165,18 +165,5 @@ class Announcements(MethodView):
         """Record a total announced by an authority."""
         session = get_session()
         group = get_group_or_404(session, slug)
-        if data["as_of"] < group.established_on:
-            raise validation_problem(
-                "as_of", f"is before {slug}'s established_on ({group.established_on})"
-            )
-        announcement = Announcement(
-            group=group,
-            as_of=data["as_of"],
-            count=data["count"],
-            note=data.get("note"),
-            recorded_by=current_token_name(),
-            sources=[Source(position=0, **data["source"])],
-        )
-        session.add(announcement)
-        session.flush()
+        announcement = record_announcement(session, group, data, current_token_name())
         return announcement, 201

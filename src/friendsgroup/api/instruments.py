@@ -4,15 +4,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..auth import current_token_name
 from ..db import get_session
 from ..errors import validation_problem
 from ..history import record_event
 from ..models import Event, Instrument
-from ..pagination import paginate
-from ..registry import build_instrument
-from ..reports import instrument_counts, instrument_participants
-from ..representation import report_response
+from ..registration import build_instrument
+from ..reports.instruments import instrument_participants
+from ..reports.schemas import InstrumentCountsSchema, InstrumentParticipantsSchema
+from ..reports.series import instrument_counts
 from ..schemas import (
     CommitmentCreateSchema,
     CountsArgsSchema,
@@ -27,15 +26,15 @@ from ..schemas import (
     PageArgsSchema,
     ReportCreateSchema,
 )
-from .listing import event_page, page_response
-from .report_schemas import InstrumentCountsSchema, InstrumentParticipantsSchema
-from .resources import (
+from .auth import current_token_name
+from .lookups import (
     add_unique,
-    event_created,
     find_group,
     get_group_or_404,
     get_instrument_or_404,
 )
+from .pages import event_page, page_response, paginate
+from .responses import event_created, report_response
 
 blp = Blueprint("instruments", __name__, description="Instruments and commitments to them")
 

@@ -6,10 +6,10 @@ import logging
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from .. import idempotency
-from ..auth import authenticate
 from ..db import SAFE_METHODS, get_session, has_session
 from ..errors import Problem, is_database_unavailable, problem_response, service_unavailable
+from . import idempotency
+from .auth import authenticate
 
 API_PREFIX = "/api/v1/"
 

@@ -3,15 +3,12 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..db import get_session
-from ..errors import conflict
 from ..models import Event, Participant
-from ..pagination import paginate
 from ..participants import get_participant_or_404
-from ..registry import check_registrable
-from ..reports import participant_standing
+from ..registration import build_participant
+from ..reports.standing import participant_standing
 from ..schemas import (
     EventListArgsSchema,
     EventPageSchema,
@@ -22,7 +19,8 @@ from ..schemas import (
     ParticipantSchema,
     StandingArgsSchema,
 )
-from .listing import event_page, page_response
+from .lookups import add_unique
+from .pages import event_page, page_response, paginate
 
 blp = Blueprint("participants", __name__, description="Countries, regions and organisations")
 
@@ -59,16 +57,9 @@ class Participants(MethodView):
     @blp.response(201, ParticipantSchema)
     def post(self, data):
         """Register a region or an organisation (countries register themselves on first use)."""
-        check_registrable(data)
-        session = get_session()
-        participant = Participant(**data)
-        session.add(participant)
-        try:
-            session.flush()
-        except IntegrityError as error:
-            raise conflict(
-                "duplicate", "Duplicate", f"participant {data['code']} exists", "code"
-            ) from error
+        participant = add_unique(
+            get_session(), build_participant(data), "participant", data["code"], "code"
+        )
         return participant, 201, {"Location": f"/api/v1/participants/{participant.code}"}
 
 

@@ -1,8 +1,13 @@
-"""Registering instruments and participants: the rules beyond the shape of a body."""
+"""Registering groups, instruments, regions and organisations: the rules beyond a body's shape."""
 
 from .errors import validation_problem
-from .models import Group, Instrument, Provision
+from .models import Group, Instrument, Participant, Provision
 from .participants import is_iso_country_code
+
+
+def build_group(data: dict) -> Group:
+    """A group from a loaded ``GroupCreateSchema`` (its slug's uniqueness is the database's)."""
+    return Group(**data)
 
 
 def build_instrument(data: dict, group: Group | None) -> Instrument:
@@ -12,11 +17,15 @@ def build_instrument(data: dict, group: Group | None) -> Instrument:
     return Instrument(**fields, group=group, provisions=provisions)
 
 
-def check_registrable(data: dict) -> None:
-    """Only regions and organisations are registered; countries register from ISO codes."""
+def build_participant(data: dict) -> Participant:
+    """A region or organisation from a loaded ``ParticipantCreateSchema``.
+
+    Only regions and organisations are registered; countries register from ISO codes.
+    """
     if data["kind"] == "country":
         raise validation_problem(
             "kind", "countries need no registration: use their ISO 3166-1 code in an event"
         )
     if is_iso_country_code(data["code"]):
         raise validation_problem("code", "is an ISO 3166-1 country code")
+    return Participant(**data)

@@ -1,35 +1,26 @@
-"""``friendsgroup import``: events from CSV or JSON lines, checked like the API, all or nothing.
+"""Events from CSV or JSON lines files, as records loaded by the API's own schemas.
 
-Each line is loaded by the API's own schemas and checked by the rules of ``history``; the
-file is read once, as a stream, and nothing is written unless every line is valid.
+The file is read once, as a stream; each line becomes an event to record or the problems of
+that line, named by line and field (SPEC §4). ``import_events`` hands them to the bulk gate.
 """
 
 import csv
-import gc
 import json
 import re
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-import psycopg
-from flask import Flask
-from marshmallow import RAISE, Schema, ValidationError, missing
-from marshmallow import fields as ma_fields
+from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .bulk import BulkProblems, LineProblem, NewEvent, record_events_bulk
-from .db import get_db
-from .errors import flatten_errors
-from .models import EVENT_TYPES, GROUP_EVENT_TYPES, INSTRUMENT_EVENT_TYPES, Group, Instrument
-from .schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
+from ..errors import flatten_errors
+from ..models import EVENT_TYPES, GROUP_EVENT_TYPES, INSTRUMENT_EVENT_TYPES, Group, Instrument
+from ..schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
+from .bodies import BodyLoader
+from .bulk import LineProblem, NewEvent, record_events_bulk
 
 CSV_COLUMNS = (
     "group",
@@ -65,123 +56,12 @@ SCHEMA_OF = {
 }
 PROGRESS_EVERY = 10_000
 READ_BUFFER = 1 << 20
-MEMO_LIMIT = 100_000
 
 Progress = Callable[[int], None]
 
 
 class FileProblem(Exception):
     """A file that cannot be read at all (not UTF-8, no header)."""
-
-
-# --- loading bodies with the API's schemas ------------------------------------------------------
-
-
-class BodyLoader:
-    """``schema.load`` for many bodies, field by field with the schema's own fields.
-
-    A value seen before is not loaded again. Whenever anything fails, the body goes to
-    ``schema.load`` itself, so that the errors are exactly the API's.
-    """
-
-    def __init__(self, schema: Schema) -> None:
-        self.schema = schema
-        fields = schema.load_fields
-        self.names = frozenset(fields)
-        # name → (field, loader of its nested items or None, values loaded before)
-        self.fields = {
-            name: (f, BodyLoader(f.inner.schema) if _is_list_of_nested(f) else None, {})
-            for name, f in fields.items()
-        }
-        # What an absent field loads to (its default), and the fields that must be present.
-        self.defaults: dict = {}
-        required = set()
-        for name, f in fields.items():
-            try:
-                value = f.deserialize(missing, name, {})
-            except ValidationError:
-                required.add(name)
-                continue
-            if value is not missing:
-                self.defaults[name] = value
-        self.required = frozenset(required)
-        self.fast = _loads_field_by_field(schema)
-
-    def load(self, body: dict) -> dict:
-        """The loaded body, or the schema's ValidationError."""
-        if self.fast:
-            try:
-                return self._load_fields(body)
-            except ValidationError:
-                pass
-        return self.schema.load(body)
-
-    def _load_fields(self, body: dict) -> dict:
-        if not self.names.issuperset(body) or not self.required.issubset(body):
-            raise ValidationError("unknown or missing field")
-        result = self.defaults.copy()
-        fields = self.fields
-        for name, raw in body.items():
-            f, nested, memo = fields[name]
-            if nested is not None and raw is not None:
-                value = _load_list(f, nested, raw)
-            else:
-                key = raw if raw is None or type(raw) is str else _memo_key(raw)
-                value = missing if key is None else memo.get(key, missing)
-                if value is missing:
-                    value = f.deserialize(raw, name, body)
-                    if key is not None:
-                        if len(memo) >= MEMO_LIMIT:
-                            memo.clear()
-                        memo[key] = value
-            result[name] = value
-        return result
-
-
-def _load_list(f: ma_fields.List, nested: BodyLoader, raw) -> list:
-    """A list of nested objects, item by item, then the list's own validators."""
-    if type(raw) is not list or any(type(each) is not dict for each in raw):
-        raise ValidationError("not a list of objects")
-    value = [nested._load_fields(each) for each in raw]
-    for validator in f.validators:
-        validator(value)
-    return value
-
-
-def _memo_key(raw):
-    """The key a loaded value is remembered under, or None to load it every time.
-
-    Only text, null, absence and lists of int: 1, 1.0 and True are equal keys but not equal
-    inputs. So an absent ``sources`` loads to one shared empty list: loaded bodies are read-only.
-    """
-    if raw is None or type(raw) is str or raw is missing:
-        return raw
-    if type(raw) is list and all(type(each) is int for each in raw):
-        return tuple(raw)
-    return None
-
-
-def _is_list_of_nested(f: ma_fields.Field) -> bool:
-    return isinstance(f, ma_fields.List) and isinstance(f.inner, ma_fields.Nested)
-
-
-def _loads_field_by_field(schema: Schema) -> bool:
-    """True when loading field by field is what ``schema.load`` does: no hooks, plain keys."""
-    return (
-        not any(schema._hooks.values())
-        and schema.unknown == RAISE
-        and not schema.partial
-        and all(f.data_key is None and f.attribute is None for f in schema.load_fields.values())
-        and all(
-            _loads_field_by_field(f.inner.schema)
-            and not f.inner.many
-            and f.inner.only is None
-            and not f.inner.exclude
-            and f.inner.unknown is None
-            for f in schema.load_fields.values()
-            if _is_list_of_nested(f)
-        )
-    )
 
 
 # --- records: one event as read from a file -----------------------------------------------------
@@ -366,28 +246,6 @@ def _json_loads(text: str):
     return value
 
 
-def json_records(lines: Iterable[str], progress: Progress | None = None) -> Iterator:
-    """JSON lines: one event body a line, plus ``type`` and ``group`` or ``instrument``."""
-    for number, text in enumerate(_counting(lines, progress), 1):
-        if not text.strip():
-            continue
-        try:
-            body = _json_loads(text)
-        except (ValueError, RecursionError):
-            yield LineProblem(number, "body", "not valid JSON")
-            continue
-        if not isinstance(body, dict):
-            yield LineProblem(number, "body", "must be a JSON object")
-            continue
-        yield Record(
-            number,
-            body.pop("group", None),
-            body.pop("instrument", None),
-            body.pop("type", None),
-            body,
-        )
-
-
 def csv_records(lines: Iterable[str], progress: Progress | None = None) -> Iterator:
     """CSV rows (SPEC §4); consecutive rows equal up to ``note`` make one event."""
     reader = csv.reader(_counting(lines, progress))
@@ -476,76 +334,17 @@ class _Columns:
         )
 
 
-# --- the command ------------------------------------------------------------------------------
-
-
 def import_events(
-    session: Session, path: Path, *, dry_run: bool = False, progress: Progress | None = None
+    session: Session,
+    path: Path,
+    *,
+    recorded_by: str = "import",
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> Counter:
     """Check every line of the file and, unless ``dry_run``, add its events (not committed).
 
     Raises ``BulkProblems`` (every line at fault) or ``FileProblem``.
     """
     reader = EventReader(session, progress)
-    return record_events_bulk(session, reader.read(path), "import", write=not dry_run)
-
-
-def summary(counts: Counter) -> list[str]:
-    """One line per group or instrument and event type, then the total."""
-    width = max((len(slug) for _, slug, _ in counts), default=0)
-    lines = [
-        f"  {kind:<10} {slug:<{width}}  {event_type:<10} {n:>9,}"
-        for (kind, slug, event_type), n in sorted(counts.items())
-    ]
-    return [*lines, f"  {'total':<{width + 23}} {sum(counts.values()):>9,}"]
-
-
-def import_command(app: Flask, path: Path, dry_run: bool) -> None:
-    """Run ``friendsgroup import`` and print what was (or would be) recorded."""
-    started = time.monotonic()
-
-    def progress(rows: int) -> None:
-        rate = rows / max(time.monotonic() - started, 1e-9)
-        click.echo(f"  {rows:,} lines read ({rate:,.0f} lines/s)", err=True)
-
-    database = get_db(app)
-    try:
-        with database.transaction(write=not dry_run) as session, _no_cycle_collection():
-            counts = import_events(session, path, dry_run=dry_run, progress=progress)
-            if dry_run:
-                session.rollback()
-    except BulkProblems as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        lines = len({problem.line for problem in error.problems})
-        _fail(f"{lines:,} line(s) of {path} are invalid; nothing was written")
-    except FileProblem as error:
-        _fail(f"{path}: {error}; nothing was written")
-    except (SQLAlchemyError, psycopg.Error) as error:
-        _fail(f"database error ({type(error).__name__}); nothing was written")
-    seconds = time.monotonic() - started
-    total = sum(counts.values())
-    verb = "would record" if dry_run else "recorded"
-    click.echo(f"{verb} {total:,} events from {path} in {seconds:.1f} s:")
-    for line in summary(counts):
-        click.echo(line)
-    if dry_run:
-        click.echo("dry run: nothing was written")
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector: it would walk the import's millions of live
-    objects again and again (a third of the run) and find nothing to free."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+    return record_events_bulk(session, reader.read(path), recorded_by, write=not dry_run)

@@ -1,9 +1,9 @@
-"""Lookups and writes shared by the resource blueprints."""
+"""The resources a path names, or 404; unique keys, or 409."""
 
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -68,8 +68,3 @@ def add_unique(session: Session, entity, what: str, key: str, field: str):
     except IntegrityError as error:
         raise conflict("duplicate", "Duplicate", f"{what} {key!r} exists", field) from error
     return entity
-
-
-def event_created(event):
-    """The 201 answer for a new event, with its ``Location``."""
-    return event, 201, {"Location": url_for("events.EventDetail", event_id=event.id)}

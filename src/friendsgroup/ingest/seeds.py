@@ -1,39 +1,36 @@
-"""``friendsgroup seed``: the HAIP reference data of ``seeds/``, through the API's rules.
+"""The HAIP reference data of ``seeds/``, through the API's schemas and the same gate.
 
-Groups, instruments and participants are loaded with the API's schemas, events with the
-importer and ``bulk.record_events_bulk``. What is already in the registry is skipped, so
-running it twice changes nothing; any failure writes nothing.
+Groups, instruments and participants are loaded with the API's schemas and registered by
+``registration``; events go through the importer's reader and ``bulk.record_events_bulk``,
+announcements through ``history.record_announcement``. What is already in the registry is
+skipped, so running it twice changes nothing; any failure writes nothing.
 """
 
 import csv
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-import psycopg
-from flask import Flask
 from marshmallow import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .bulk import BulkProblems, LineProblem, NewEvent, record_events_bulk
-from .db import get_db
-from .errors import Problem, flatten_errors
-from .importer import EventReader, FileProblem
-from .models import Announcement, Event, Group, Instrument, Participant, Source
-from .participants import canonical_code
-from .registry import build_instrument, check_registrable
-from .schemas import (
+from ..errors import Problem, flatten_errors
+from ..history import record_announcement
+from ..models import Announcement, Event, Group, Instrument, Participant
+from ..participants import canonical_code
+from ..registration import build_group, build_instrument, build_participant
+from ..schemas import (
     AnnouncementCreateSchema,
     GroupCreateSchema,
     InstrumentCreateSchema,
     ParticipantCreateSchema,
 )
+from .bulk import BulkProblems, LineProblem, NewEvent, record_events_bulk
+from .files import EventReader, FileProblem
 
 RECORDED_BY = "seed"
 KINDS = ("groups", "instruments", "participants", "events", "announcements")
@@ -99,6 +96,16 @@ def _load(schema, body: dict, where: str):
         raise SeedError(f"{where}: {name}: {' '.join(messages)}") from None
 
 
+@contextmanager
+def _named(where: str) -> Iterator[None]:
+    """A refusal of the gate as a SeedError naming the file, the line and the field."""
+    try:
+        yield
+    except Problem as problem:
+        field, messages = next(iter((problem.errors or {"body": [problem.detail]}).items()))
+        raise SeedError(f"{where}: {field}: {' '.join(messages)}") from None
+
+
 def _integer(text: str):
     """A CSV cell as an int when it is one (else as given, for the schema to refuse)."""
     return int(text) if text.isdecimal() else text
@@ -115,7 +122,7 @@ def seed_groups(session: Session, path: Path, tally: Tally) -> None:
         if data["slug"] in present:
             tally.skipped += 1
             continue
-        session.add(Group(**data))
+        session.add(build_group(data))
         present.add(data["slug"])
         tally.created += 1
     session.flush()
@@ -153,15 +160,12 @@ def seed_participants(session: Session, path: Path, tally: Tally) -> None:
         if row.get("url"):
             body["url"] = row["url"]
         data = _load(ParticipantCreateSchema(), body, where)
-        try:
-            check_registrable(data)
-        except Problem as problem:
-            field, messages = next(iter(problem.errors.items()))
-            raise SeedError(f"{where}: {field}: {' '.join(messages)}") from None
+        with _named(where):
+            participant = build_participant(data)
         if data["code"] in present:
             tally.skipped += 1
             continue
-        session.add(Participant(**data))
+        session.add(participant)
         present.add(data["code"])
         tally.created += 1
     session.flush()
@@ -250,16 +254,8 @@ def seed_announcements(session: Session, path: Path, tally: Tally) -> None:
         if key in present:
             tally.skipped += 1
             continue
-        session.add(
-            Announcement(
-                group=group,
-                as_of=data["as_of"],
-                count=data["count"],
-                note=data.get("note"),
-                recorded_by=RECORDED_BY,
-                sources=[Source(position=0, **data["source"])],
-            )
-        )
+        with _named(where):
+            record_announcement(session, group, data, RECORDED_BY)
         present.add(key)
         tally.created += 1
     session.flush()
@@ -278,28 +274,3 @@ def _announcement_body(row: dict[str, str]) -> dict:
         "source": source,
         "note": row.get("note") or None,
     }
-
-
-# --- the command ------------------------------------------------------------------------------
-
-
-def seed_command(app: Flask, path: Path) -> None:
-    """Run ``friendsgroup seed`` and print what was created and what was skipped."""
-    try:
-        with get_db(app).transaction() as session:
-            before = session.scalar(select(func.count()).select_from(Participant))
-            tallies = seed(session, path)
-            after = session.scalar(select(func.count()).select_from(Participant))
-    except SeedError as error:
-        _fail(f"{error}; nothing was written")
-    except (SQLAlchemyError, psycopg.Error) as error:
-        _fail(f"database error ({type(error).__name__}); nothing was written")
-    for kind, tally in tallies.items():
-        click.echo(f"{kind}: {tally.created} created, {tally.skipped} skipped")
-    countries = after - before - tallies["participants"].created
-    click.echo(f"countries: {countries} registered from their ISO codes")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)

@@ -9,10 +9,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .db import get_db
-from .errors import Problem
-from .models import IdempotencyKey
-from .timeutil import utcnow
+from ..db import get_db
+from ..errors import Problem
+from ..models import IdempotencyKey
+from ..timeutil import utcnow
 
 KEEP_FOR = timedelta(hours=48)
 # A claim this old was left by a process that died mid-request; a retry may take it over.

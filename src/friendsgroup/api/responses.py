@@ -1,16 +1,12 @@
 """Responses in the representation the client asked for: JSON or CSV, with ETags on reports."""
 
-import csv
 import hashlib
-import io
 from collections.abc import Iterable, Sequence
 
 import orjson
-from flask import Response, request
+from flask import Response, request, url_for
 
-CSV_MIMETYPE = "text/csv"
-# A spreadsheet treats a cell starting with these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from ..tabular import CSV_MIMETYPE, csv_text
 
 
 def wants_csv(format_arg: str | None = None) -> bool:
@@ -19,28 +15,6 @@ def wants_csv(format_arg: str | None = None) -> bool:
         return format_arg == "csv"
     accept = request.accept_mimetypes
     return accept[CSV_MIMETYPE] > accept["application/json"]
-
-
-def neutralise(value) -> str:
-    """A CSV cell that no spreadsheet will evaluate."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
-    """CSV with a header row; every cell neutralised."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([neutralise(cell) for cell in row])
-    return buffer.getvalue()
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -73,3 +47,8 @@ def report_response(report: dict, rows_key: str, columns: list[str], fmt: str | 
     response.set_etag(hashlib.sha256(basis).hexdigest()[:32], weak=True)
     response.headers["Vary"] = "Accept"
     return response.make_conditional(request)
+
+
+def event_created(event):
+    """The 201 answer for a new event, with its ``Location``."""
+    return event, 201, {"Location": url_for("events.EventDetail", event_id=event.id)}

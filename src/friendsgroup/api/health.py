@@ -2,9 +2,9 @@
 
 from flask import Flask, jsonify
 
-from .db import get_db
-from .errors import is_database_unavailable, problem_response, service_unavailable
-from .migrate import schema_status
+from ..db import get_db
+from ..errors import is_database_unavailable, problem_response, service_unavailable
+from ..migrate import schema_status
 
 
 def register(app: Flask) -> None:

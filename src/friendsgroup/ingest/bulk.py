@@ -1,7 +1,8 @@
 """Many events at once (the importer and the seeder): the rules of history.py, set-wise.
 
-Each line is judged as the API would judge it alone, in file order, with the same checks
-and messages from ``history``; only the reading and the writing are done in bulk.
+Each line is judged as the API would judge it alone, in file order, by the same check
+functions of ``history`` (given values read once, not at every line); only the reading of
+histories and the writing are done in bulk.
 """
 
 from collections import Counter, defaultdict
@@ -13,22 +14,12 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .bulkwrite import BatchWriter, CopyWriter
-from .errors import Problem
-from .history import (
-    FUTURE_LIMIT,
-    Step,
-    Target,
-    check_admitted,
-    check_dates,
-    check_provisions,
-    check_sources,
-    lock_participant,
-    timeline_problem,
-)
-from .models import Event, Group, Instrument, Participant
-from .participants import canonical_code, iso_country, resolve_participant
-from .timeutil import today
+from .. import history
+from ..errors import Problem
+from ..history import Step, Target, lock_participant, timeline_problem
+from ..models import Event, Group, Instrument, Participant
+from ..participants import canonical_code, iso_country, resolve_participant
+from .writers import BatchWriter, CopyWriter
 
 # A not-yet-written event sorts after every written one on its day (ids stay far below this).
 PENDING = 1 << 62
@@ -139,7 +130,16 @@ class _PendingStep(NamedTuple):
 class _BulkTarget:
     """A ``Target`` whose values are read from the entity once, not at every line."""
 
-    __slots__ = ("admits", "created", "entity", "is_group", "numbers", "slug", "starts_on", "steps")
+    __slots__ = (
+        "created",
+        "entity",
+        "is_group",
+        "member_kinds",
+        "provision_numbers",
+        "slug",
+        "starts_on",
+        "steps",
+    )
 
     def __init__(self, entity: Group | Instrument) -> None:
         target = Target(entity)
@@ -147,10 +147,8 @@ class _BulkTarget:
         self.is_group = target.is_group
         self.slug = target.slug
         self.starts_on = target.starts_on
-        # The kinds check_admitted lets in (None: all); it is asked about the others.
-        self.admits = frozenset(entity.member_kinds) if target.is_group else None
-        # The provision numbers check_provisions knows of (an instrument's).
-        self.numbers = None if target.is_group else frozenset(p.number for p in entity.provisions)
+        self.member_kinds = target.member_kinds
+        self.provision_numbers = target.provision_numbers
         self.created: dict[str, int] = {}  # events per type
         self.steps: dict[str, list[_PendingStep]] = {}  # the new steps of each participant
 
@@ -177,9 +175,8 @@ class _BulkRecorder:
         self.existing: dict[tuple, list[Step]] = defaultdict(list)
         self.problems: list[LineProblem] = []
         self.count = 0
-        # check_dates passes every date in this range (today() only moves on): it is asked
-        # only about the others, for its verdict and its message.
-        self.latest_on = today() + FUTURE_LIMIT
+        # Read once: today() only moves on during a write, so the limit only widens.
+        self.latest_on = history.latest_effective_on()
 
     def add_all(self, items: list[NewEvent | LineProblem]) -> None:
         """``add`` each item, having first looked up the participants they name first."""
@@ -202,32 +199,16 @@ class _BulkRecorder:
             return
         key, target = self.entities.get(id(item.target)) or self._target(item.target)
         data = item.data
-        effective_on = data["effective_on"]
         try:
+            # The module's functions, looked up at each call, in the API's order: one gate.
+            history.check_body(target, item.type, data, self.latest_on)
             who = self._who(data["participant"])
-            if target.admits is not None and who.kind not in target.admits:
-                check_admitted(target, who)
-            earliest_on = data.get("earliest_on")
-            if not (
-                target.starts_on <= effective_on <= self.latest_on
-                and (earliest_on is None or target.starts_on <= earliest_on <= effective_on)
-            ):
-                check_dates(target, effective_on, earliest_on)
-            provisions = data.get("provisions")
-            if provisions is not None and not (
-                item.type == "commitment"
-                and target.numbers is not None
-                and target.numbers.issuperset(provisions)
-                and len(set(provisions)) == len(provisions)
-            ):
-                check_provisions(target, item.type, provisions)
-            if item.type == "report":
-                check_sources(item.type, data.get("sources"))
+            history.check_admitted(target, who)
         except Problem as problem:
             self.problems.extend(line_problems(item.line, problem))
             return
         self.count += 1
-        step = _PendingStep(item.type, effective_on, PENDING + self.count, item.line)
+        step = _PendingStep(item.type, data["effective_on"], PENDING + self.count, item.line)
         steps = target.steps.get(who.code)
         if steps is None:
             target.steps[who.code] = [step]

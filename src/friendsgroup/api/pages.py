@@ -1,4 +1,4 @@
-"""Keyset pagination with opaque cursors and ``Link`` headers."""
+"""Keyset pages of a list: opaque cursors, ``Link`` headers, items as JSON or CSV."""
 
 import base64
 import binascii
@@ -7,10 +7,17 @@ from datetime import date
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
-from .errors import validation_problem
+from ..errors import validation_problem
+from ..models import Event
+from ..participants import find_participant
+from ..reports.visibility import recorded_by, visible_at
+from ..schemas import EventSchema
+from ..tabular import columns_of
+from ..timeutil import utcnow
+from .responses import csv_response, json_response, wants_csv
 
 
 def encode_cursor(values: list) -> str:
@@ -73,3 +80,54 @@ def next_link(next_cursor: str | None) -> dict[str, str]:
     args = request.args.to_dict()
     args["cursor"] = next_cursor
     return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}
+
+
+EVENT_COLUMNS = columns_of(EventSchema)
+
+
+def page_response(items: list[dict], next_cursor: str | None, columns: list[str], fmt):
+    """``{"items", "next_cursor"}`` with a ``Link`` header, or the items as CSV rows."""
+    headers = next_link(next_cursor)
+    if wants_csv(fmt):
+        rows = ([_cell(item.get(column)) for column in columns] for item in items)
+        return csv_response(columns, rows, headers)
+    return json_response({"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def _cell(value):
+    """Flatten nested values into one CSV cell."""
+    if isinstance(value, dict):
+        for key in ("code", "number", "url"):
+            if key in value:
+                return value[key]
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(_cell(v)) for v in value)
+    return value
+
+
+def event_page(session: Session, args: dict, *conditions):
+    """A page of events matching ``conditions`` and the list filters of SPEC §3."""
+    known_at = args.get("known_at") or utcnow()
+    statement = select(Event).where(*conditions)
+    if args.get("include_retracted"):
+        statement = statement.where(recorded_by(known_at))
+    else:
+        statement = statement.where(visible_at(known_at))
+    if "participant" in args:
+        participant = find_participant(session, args["participant"])
+        if participant is None:
+            return page_response([], None, EVENT_COLUMNS, args["format"])
+        statement = statement.where(Event.participant_id == participant.id)
+    if "type" in args:
+        statement = statement.where(Event.type == args["type"])
+    items, next_cursor = paginate(
+        session,
+        statement,
+        [Event.effective_on, Event.id],
+        [date, int],
+        args["limit"],
+        args["cursor"],
+    )
+    events = EventSchema(many=True).dump(items)
+    return page_response(events, next_cursor, EVENT_COLUMNS, args["format"])

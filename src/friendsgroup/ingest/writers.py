@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from .models import Event, Source
-from .timeutil import utcnow
+from ..models import Event, Source
+from ..timeutil import utcnow
 
 if TYPE_CHECKING:
     from .bulk import NewEvent

@@ -1,0 +1,85 @@
+"""The ``friendsgroup`` command: thin click commands over the functions the API uses.
+
+Each module of this package owns one group of commands and its printing; this one holds what
+they share: the app, ``fail`` and the check that the database is at head.
+"""
+
+import sys
+from datetime import date, datetime
+
+import click
+from flask import Flask, current_app, has_app_context
+from flask.cli import ScriptInfo
+
+from .. import migrate
+from ..db import get_db
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def app() -> Flask:
+    """The app of ``flask --app`` (or a test runner), else a new one from the environment."""
+    if has_app_context():
+        return current_app._get_current_object()
+    context = click.get_current_context()
+    info = context.find_object(ScriptInfo)
+    if info is not None:
+        return info.load_app()
+    root = context.find_root()
+    if "friendsgroup.app" not in root.meta:
+        from .. import create_app
+
+        created = root.meta["friendsgroup.app"] = create_app()
+        # A one-shot command closes its connections rather than leave them to the collector.
+        root.call_on_close(lambda: get_db(created).dispose())
+    return root.meta["friendsgroup.app"]
+
+
+def fail(message: str) -> None:
+    """Exit 1 with a one-line reason on stderr."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def require_head() -> None:
+    """Exit 1 unless the database is at the latest migration (nothing to work on otherwise)."""
+    status = migrate.schema_status(get_db(app()).engine)
+    if not status.at_head:
+        fail(
+            f"database at {status.current or 'base'}, code expects {status.head}: "
+            "run 'friendsgroup db upgrade' first"
+        )
+
+
+def day(value: datetime | None) -> date | None:
+    """A ``--from``/``--to``/``--as-of`` option as a date."""
+    return value.date() if value else None
+
+
+def instant(text: str | None, option: str = "--known-at") -> datetime | None:
+    """An ISO 8601 instant option, parsed as the API parses ``known_at``."""
+    if text is None:
+        return None
+    from marshmallow import ValidationError
+
+    from ..schemas import Timestamp
+
+    try:
+        return Timestamp().deserialize(text)
+    except ValidationError:
+        raise click.BadParameter("not an ISO 8601 instant", param_hint=option) from None
+
+
+@click.group()
+def main() -> None:
+    """friendsgroup: a registry of group memberships and commitments, with history."""
+
+
+def register_flask_commands(flask_app: Flask) -> None:
+    """The same commands under ``flask --app friendsgroup``."""
+    for command in main.commands.values():
+        flask_app.cli.add_command(command)
+
+
+# The command modules register themselves on ``main``.
+from . import data, database, reports, serving, tokens  # noqa: E402, F401

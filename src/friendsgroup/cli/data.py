@@ -1,0 +1,115 @@
+"""``friendsgroup seed`` and ``friendsgroup import``: many facts at once, through the same gate."""
+
+import gc
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import psycopg
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..db import get_db
+from ..ingest.bulk import BulkProblems
+from ..ingest.files import FileProblem, import_events
+from ..ingest.seeds import SeedError, seed
+from ..models import Participant
+from . import app, fail, main, require_head
+
+
+@main.command("seed")
+@click.option(
+    "--path",
+    default="seeds",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory of the seed files.",
+)
+def seed_command(path: str) -> None:
+    """Load the HAIP reference data; running it twice changes nothing."""
+    require_head()
+    try:
+        with database_errors(), get_db(app()).transaction() as session:
+            before = session.scalar(select(func.count()).select_from(Participant))
+            tallies = seed(session, Path(path))
+            after = session.scalar(select(func.count()).select_from(Participant))
+    except SeedError as error:
+        fail(f"{error}; nothing was written")
+    for kind, tally in tallies.items():
+        click.echo(f"{kind}: {tally.created} created, {tally.skipped} skipped")
+    countries = after - before - tallies["participants"].created
+    click.echo(f"countries: {countries} registered from their ISO codes")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every line and print what would be done.")
+def import_command(file: str, dry_run: bool) -> None:
+    """Record the events of a CSV or JSON lines FILE, checked like the API; all or nothing."""
+    require_head()
+    path = Path(file)
+    started = time.monotonic()
+
+    def progress(rows: int) -> None:
+        rate = rows / max(time.monotonic() - started, 1e-9)
+        click.echo(f"  {rows:,} lines read ({rate:,.0f} lines/s)", err=True)
+
+    try:
+        with (
+            database_errors(),
+            get_db(app()).transaction(write=not dry_run) as session,
+            _no_cycle_collection(),
+        ):
+            counts = import_events(session, path, dry_run=dry_run, progress=progress)
+            if dry_run:
+                session.rollback()
+    except BulkProblems as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        lines = len({problem.line for problem in error.problems})
+        fail(f"{lines:,} line(s) of {path} are invalid; nothing was written")
+    except FileProblem as error:
+        fail(f"{path}: {error}; nothing was written")
+    seconds = time.monotonic() - started
+    total = sum(counts.values())
+    verb = "would record" if dry_run else "recorded"
+    click.echo(f"{verb} {total:,} events from {path} in {seconds:.1f} s:")
+    for line in summary(counts):
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing was written")
+
+
+def summary(counts: Counter) -> list[str]:
+    """One line per group or instrument and event type, then the total."""
+    width = max((len(slug) for _, slug, _ in counts), default=0)
+    lines = [
+        f"  {kind:<10} {slug:<{width}}  {event_type:<10} {n:>9,}"
+        for (kind, slug, event_type), n in sorted(counts.items())
+    ]
+    return [*lines, f"  {'total':<{width + 23}} {sum(counts.values()):>9,}"]
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database failure as a one-line reason: the transaction was rolled back."""
+    try:
+        yield
+    except (SQLAlchemyError, psycopg.Error) as error:
+        fail(f"database error ({type(error).__name__}); nothing was written")
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector: it would walk the import's millions of live
+    objects again and again (a third of the run) and find nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,75 @@
+"""Announced totals: which one a report shows on a date, and how it is written."""
+
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from ..models import RELIABILITIES, Announcement, Source
+
+RELIABILITY_RANK = {name: rank for rank, name in enumerate(reversed(RELIABILITIES))}
+
+ANNOUNCEMENTS = (
+    select(
+        Announcement.id,
+        Announcement.as_of,
+        Announcement.count,
+        Announcement.note,
+        Source.url,
+        Source.title,
+        Source.publisher,
+        Source.published_on,
+        Source.reliability,
+    )
+    .outerjoin(Source, Source.announcement_id == Announcement.id)
+    .where(
+        Announcement.group_id == bindparam("group_id"),
+        Announcement.recorded_at <= bindparam("known_at"),
+    )
+)
+
+
+def announcements_of(session: Session, group, known_at: datetime) -> list:
+    """The group's announcements known at ``known_at``, in the order a later one wins.
+
+    On the same date, a more reliable announcement wins over a less reliable one.
+    """
+    params = {"group_id": group.id, "known_at": known_at}
+    rows = session.connection().execute(ANNOUNCEMENTS, params).all()
+    return sorted(rows, key=lambda a: (a.as_of, RELIABILITY_RANK.get(a.reliability, -1), a.id))
+
+
+def source_dict(source) -> dict | None:
+    """A source (an ORM row or a result row with the same fields) as JSON."""
+    if source is None or source.url is None:
+        return None
+    return {
+        "url": source.url,
+        "title": source.title,
+        "publisher": source.publisher,
+        "published_on": source.published_on.isoformat() if source.published_on else None,
+        "reliability": source.reliability,
+    }
+
+
+def latest_announcement(announcements: list, on: date):
+    """The winning announcement on or before ``on``."""
+    latest = None
+    for announcement in announcements:
+        if announcement.as_of > on:
+            break
+        latest = announcement
+    return latest
+
+
+def announced_block(announcement, count: int) -> dict | None:
+    """The ``announced`` block of a report: the winning total and the count's difference."""
+    if announcement is None:
+        return None
+    return {
+        "as_of": announcement.as_of.isoformat(),
+        "count": announcement.count,
+        "source": source_dict(announcement),
+        "note": announcement.note,
+        "difference": count - announcement.count,
+    }

@@ -1,0 +1,120 @@
+"""Members of a group on a date, with the accessions still pending then."""
+
+from collections import Counter
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, func, literal, null, select, union_all
+from sqlalchemy.orm import Session
+
+from ..models import Event, Participant
+from ..timeutil import isoformat_z
+from .announced import announced_block, announcements_of, latest_announcement
+from .visibility import moments, visible_at
+
+UNKNOWN_REGION = "Unknown"
+
+
+def _members_statement():
+    """Members on ``as_of`` and, in the same answer, the accessions still pending then.
+
+    Each participant's last visible event on or before ``as_of`` decides: periods alternate,
+    so an accession there makes a member, since its date. The pending accessions (an
+    uncertain window ``earliest_on <= as_of < effective_on``) come as rows of their own
+    (``row = 'pending'``), so that one statement answers the whole report. Built once: the
+    report is a lookup, and rebuilding the statement would cost more than running it.
+    """
+    ranked = (
+        select(
+            Event.participant_id,
+            Event.type,
+            Event.effective_on,
+            Event.earliest_on,
+            func.row_number()
+            .over(
+                partition_by=Event.participant_id,
+                order_by=(Event.effective_on.desc(), Event.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Event.group_id == bindparam("group_id"),
+            visible_at(bindparam("known_at")),
+            Event.effective_on <= bindparam("as_of"),
+        )
+        .subquery("last_events")
+    )
+    members = (
+        select(
+            literal("member").label("row"),
+            ranked.c.participant_id,
+            ranked.c.effective_on,
+            ranked.c.earliest_on,
+            Participant.code,
+            Participant.name,
+            Participant.kind,
+            Participant.region,
+        )
+        .join(Participant, Participant.id == ranked.c.participant_id)
+        .where(ranked.c.rank == 1, ranked.c.type == "accession")
+    )
+    pending = select(
+        literal("pending").label("row"),
+        Event.participant_id,
+        Event.effective_on,
+        Event.earliest_on,
+        null(),
+        null(),
+        null(),
+        null(),
+    ).where(
+        Event.group_id == bindparam("group_id"),
+        visible_at(bindparam("known_at")),
+        Event.type == "accession",
+        Event.earliest_on <= bindparam("as_of"),
+        Event.effective_on > bindparam("as_of"),
+    )
+    both = union_all(members, pending).subquery("report")
+    return select(both).order_by(both.c.row, both.c.name, both.c.code)
+
+
+MEMBERS = _members_statement()
+
+
+def members_report(session: Session, group, as_of: date | None, known_at: datetime | None) -> dict:
+    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
+    as_of, known_at = moments(as_of, known_at)
+    params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
+    # Core execution: the statement needs none of the ORM's work on results.
+    rows = session.connection().execute(MEMBERS, params)
+    listed, by_kind, by_region = [], Counter(), Counter()
+    member_ids, pending_ids = set(), set()
+    for row, participant, effective_on, earliest_on, code, name, kind, region in rows:
+        if row == "pending":
+            pending_ids.add(participant)
+            continue
+        member_ids.add(participant)
+        listed.append(
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "region": region,
+                "member_since": effective_on.isoformat(),
+                "date_uncertain": earliest_on is not None,
+            }
+        )
+        by_kind[kind] += 1
+        if kind == "country":
+            by_region[region or UNKNOWN_REGION] += 1
+    announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
+    return {
+        "group": group.slug,
+        "as_of": as_of.isoformat(),
+        "known_at": isoformat_z(known_at),
+        "count": len(listed),
+        "possibly_members": len(pending_ids - member_ids),
+        "by_kind": dict(sorted(by_kind.items())),
+        "by_region": dict(sorted(by_region.items())),
+        "announced": announced_block(announcement, len(listed)),
+        "members": listed,
+    }
