@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import assert_problem, row_counts
+from tests.support import assert_problem, row_counts
 
 
 def test_create_app_takes_overrides(make_app, database_url):

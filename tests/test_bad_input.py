@@ -481,7 +481,7 @@ def test_bad_write_is_refused_and_writes_nothing(
     world = request.getfixturevalue("world") if needs_world else World(1, 2)
     before = snapshot(app)
     response = send(client, auth, endpoint, world, make)
-    assert_problem(response, status, field)
+    assert_problem(response, status, field=field)
     # One message per field, not one per item of a huge array.
     assert len(response.data) < 10_000
     assert response.headers["Cache-Control"] == "no-store"
@@ -541,7 +541,7 @@ def test_a_bad_idempotency_key_is_422(app, client, auth, world, key):
     headers = {**auth, "Idempotency-Key": key}
     body = VALID["accessions"][1]
     response = client.post(f"{API}{VALID['accessions'][0]}", json=body, headers=headers)
-    assert_problem(response, 422, "Idempotency-Key")
+    assert_problem(response, 422, field="Idempotency-Key")
     assert snapshot(app) == before
 
 
@@ -726,7 +726,7 @@ def test_bad_query_is_refused(request, app, client, path, status, field):
     if status == 200:
         assert response.status_code == 200, response.get_json()
     else:
-        assert_problem(response, status, field)
+        assert_problem(response, status, field=field)
     assert snapshot(app) == before
 
 
@@ -752,7 +752,7 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
-def test_injection_strings_are_stored_verbatim_and_neutralised_in_csv(app, client, auth, text):
+def test_injection_strings_are_stored_verbatim_and_neutralised_in_csv(session, client, auth, text):
     """SQL and formula injection: kept as data, returned as given, harmless in a spreadsheet."""
     response = client.post(
         f"{API}/participants",
@@ -776,7 +776,7 @@ def test_injection_strings_are_stored_verbatim_and_neutralised_in_csv(app, clien
             assert cell == "'" + text
         else:
             assert cell == text
-    assert row_counts(app)["participants"] == 1
+    assert row_counts(session)["participants"] == 1
 
 
 @pytest.mark.parametrize("text", INJECTIONS)

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from friendsgroup.models import Event, Participant
-from tests.helpers import create_group
+from tests.support import create_group
 
 
 def run_together(app, count: int, send):

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from friendsgroup.timeutil import today
-from tests.helpers import (
-    INSTRUMENT,
+from tests.support import (
+    INSTRUMENT_BODY,
     SOURCE,
     accede,
     assert_problem,
@@ -208,7 +208,7 @@ def test_uncertain_dates_are_kept_and_flagged(client, auth):
 
 
 def test_commitments_reports_and_withdrawals(client, auth, session):
-    assert client.post("/api/v1/instruments", json=INSTRUMENT, headers=auth).status_code == 201
+    assert client.post("/api/v1/instruments", json=INSTRUMENT_BODY, headers=auth).status_code == 201
     client.post(
         "/api/v1/participants",
         json={"code": "ACME", "name": "Acme", "kind": "organisation"},

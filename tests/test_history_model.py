@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from friendsgroup.db import get_db
 from friendsgroup.tokens import create_token
 from tests.conftest import clean
-from tests.helpers import FRIENDS
+from tests.support import FRIENDS
 
 PARTICIPANTS = ["KEN", "JPN", "FRA"]
 START = date(2024, 5, 2)

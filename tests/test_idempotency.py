@@ -2,7 +2,7 @@
 
 from friendsgroup.api import idempotency
 from friendsgroup.api.auth import authenticate
-from tests.helpers import assert_problem, create_group, row_counts
+from tests.support import assert_problem, create_group, row_counts
 
 BODY = {"participant": "KEN", "effective_on": "2025-06-01"}
 

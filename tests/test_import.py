@@ -15,9 +15,7 @@ from friendsgroup.ingest.bodies import BodyLoader
 from friendsgroup.ingest.files import file_format
 from friendsgroup.models import Event, Participant
 from friendsgroup.schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
-
-from .helpers import accede, create_group
-from .support import snapshot
+from tests.support import accede, create_group, snapshot
 
 HEADER = list(files.CSV_COLUMNS)
 URL = "https://example.org/press/"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from friendsgroup.db import get_db
-from tests.helpers import INSTRUMENT, SOURCE, accede, create_group, withdraw
+from tests.support import INSTRUMENT_BODY, SOURCE, accede, create_group, withdraw
 
 
 @pytest.fixture
@@ -273,7 +273,7 @@ def test_cli_reports_the_same_figures(runner, client, history):
 
 
 def test_instrument_participants_and_counts(client, auth, history):
-    client.post("/api/v1/instruments", json=INSTRUMENT, headers=auth)
+    client.post("/api/v1/instruments", json=INSTRUMENT_BODY, headers=auth)
     for code in ("ACME", "BETA", "GAMMA"):
         client.post(
             "/api/v1/participants",
@@ -314,7 +314,7 @@ def test_instrument_participants_and_counts(client, auth, history):
 
 
 def test_an_announcement_before_the_group_existed_is_422(client, auth, session):
-    from tests.helpers import assert_problem, row_counts
+    from tests.support import assert_problem, row_counts
 
     create_group(client, auth)
     before = row_counts(session)

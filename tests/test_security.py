@@ -323,7 +323,7 @@ def test_the_default_body_limit_is_one_mib(app, client, auth, size, status):
         content_type="application/json",
         headers=auth,
     )
-    assert_problem(response, status, "note" if status == 422 else None)
+    assert_problem(response, status, field="note" if status == 422 else None)
     assert snapshot(app) == before
 
 

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from friendsgroup.models import Announcement, Event, Participant, Source
-
-from .support import snapshot
+from tests.support import snapshot
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 LAUNCH_MEMBERS = {"ARE", "CAN", "ESP", "GBR", "IND", "JPN", "KOR", "USA"}
