@@ -33,15 +33,25 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
-def validation_problem(field: str, message: str, detail: str | None = None) -> Problem:
-    """A 422 naming one field."""
+def bad_request(detail: str) -> Problem:
+    """A 400 for a request that cannot be read at all."""
+    return Problem(400, "bad-request", "Bad request", detail)
+
+
+def unauthorized(detail: str) -> Problem:
+    """A 401 with the challenge clients need."""
     return Problem(
-        422,
-        "validation-error",
-        "Invalid input",
-        detail or f"{field}: {message}",
-        errors={field: [message]},
+        401,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="friendsgroup"'},
     )
+
+
+def forbidden(type_: str, title: str, detail: str, headers: dict | None = None) -> Problem:
+    """A 403: the caller is known, but may not do this."""
+    return Problem(403, type_, title, detail, headers=headers)
 
 
 def not_found(what: str, key: str) -> Problem:
@@ -55,22 +65,54 @@ def conflict(type_: str, title: str, detail: str, field: str | None = None) -> P
     return Problem(409, type_, title, detail, errors=errors)
 
 
-def problem_response(
-    status: int,
-    type_: str,
-    title: str,
+def payload_too_large(detail: str) -> Problem:
+    """A 413 for a body over the limit."""
+    return Problem(413, "payload-too-large", "Payload too large", detail)
+
+
+def unsupported_media_type(detail: str) -> Problem:
+    """A 415 for a body in a media type the service does not read."""
+    return Problem(415, "unsupported-media-type", "Unsupported media type", detail)
+
+
+def validation_problem(
+    field: str,
+    message: str,
     detail: str | None = None,
-    errors: dict | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """The problem+json response for the given parts."""
-    body = {"type": f"/problems/{type_}", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if errors:
-        body["errors"] = errors
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
+    *,
+    type_: str = "validation-error",
+    title: str = "Invalid input",
+) -> Problem:
+    """A 422 naming one field (``type_`` names a more specific rule, if any)."""
+    return Problem(422, type_, title, detail or f"{field}: {message}", errors={field: [message]})
+
+
+def internal_error() -> Problem:
+    """A 500 that shows nothing of the failure (the log names it)."""
+    return Problem(500, "internal-error", "Internal error")
+
+
+def unavailable(
+    detail: str = "the database is unavailable; retry later",
+    type_: str = "service-unavailable",
+    title: str = "Service unavailable",
+    retry_after: int | None = None,
+) -> Problem:
+    """A 503 that says when to retry and shows no internals."""
+    if retry_after is None:
+        retry_after = current_app.config.get("RETRY_AFTER_SECONDS", 5)
+    return Problem(503, type_, title, detail, headers={"Retry-After": str(retry_after)})
+
+
+def problem_response(problem: Problem) -> Response:
+    """The problem+json response of a Problem: the one place a problem body is written."""
+    body = {"type": f"/problems/{problem.type}", "title": problem.title, "status": problem.status}
+    if problem.detail:
+        body["detail"] = problem.detail
+    if problem.errors:
+        body["errors"] = problem.errors
+    response = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON)
+    for name, value in problem.headers.items():
         response.headers[name] = value
     return response
 
@@ -125,24 +167,16 @@ def http_exception_response(error: HTTPException) -> Response:
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
     title = HTTP_PROBLEM_TITLES.get(status, error.name)
-    return problem_response(
-        status, HTTP_PROBLEM_TYPES.get(status, "error"), title, detail, errors, headers
-    )
+    type_ = HTTP_PROBLEM_TYPES.get(status, "error")
+    return problem_response(Problem(status, type_, title, detail, errors, headers))
 
 
 HTTP_PROBLEM_TITLES = {422: "Invalid input"}
 
 
 def service_unavailable() -> Response:
-    """503 when the database cannot be reached; says when to retry, shows no internals."""
-    retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
-    return problem_response(
-        503,
-        "service-unavailable",
-        "Service unavailable",
-        "the database is unavailable; retry later",
-        headers={"Retry-After": retry_after},
-    )
+    """503 when the database cannot be reached."""
+    return problem_response(unavailable())
 
 
 def is_database_unavailable(error: BaseException) -> bool:
@@ -161,18 +195,12 @@ def _innermost_frame(error: BaseException) -> str:
 
 
 def register(app: Flask) -> None:
-    """Install the problem+json handlers for every error the app can raise."""
+    """Install the problem+json handlers for every error the app can raise (the only ones:
+    the API's flask-smorest is told not to install its own)."""
 
     @app.errorhandler(Problem)
     def handle_problem(problem: Problem):
-        return problem_response(
-            problem.status,
-            problem.type,
-            problem.title,
-            problem.detail,
-            problem.errors,
-            problem.headers,
-        )
+        return problem_response(problem)
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
@@ -187,4 +215,4 @@ def register(app: Flask) -> None:
             return service_unavailable()
         # Name the failure and where it happened, never its message: messages carry SQL and data.
         log.error("unhandled %s at %s", type(error).__name__, _innermost_frame(error))
-        return problem_response(500, "internal-error", "Internal error")
+        return problem_response(internal_error())

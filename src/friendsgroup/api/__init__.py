@@ -9,7 +9,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import fields
 
 from ..db import SAFE_METHODS
-from ..errors import PROBLEM_JSON, http_exception_response, not_found
+from ..errors import PROBLEM_JSON, not_found
 from ..schemas import BaseSchema
 from ..tabular import CSV_MIMETYPE
 from . import lifecycle
@@ -30,8 +30,8 @@ class Api(SmorestApi):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error):
-        return http_exception_response(error)
+    def _register_error_handlers(self):
+        """Install none: the app's handlers in ``errors`` answer every error, the API's too."""
 
     def _register_responses(self):
         """Document every error response as problem+json (flask-smorest says JSON)."""

@@ -5,19 +5,8 @@ from dataclasses import dataclass
 from flask import g, request
 
 from ..db import get_db, get_session
-from ..errors import Problem
+from ..errors import unauthorized
 from ..tokens import find_active_token
-
-
-def unauthorized(detail: str) -> Problem:
-    """401 with the challenge clients need."""
-    return Problem(
-        401,
-        "unauthorized",
-        "Unauthorized",
-        detail,
-        headers={"WWW-Authenticate": 'Bearer realm="friendsgroup"'},
-    )
 
 
 @dataclass(frozen=True)

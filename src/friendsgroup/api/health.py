@@ -3,7 +3,7 @@
 from flask import Flask, jsonify
 
 from ..db import get_db
-from ..errors import is_database_unavailable, problem_response, service_unavailable
+from ..errors import is_database_unavailable, problem_response, service_unavailable, unavailable
 from ..migrate import schema_status
 
 
@@ -23,12 +23,11 @@ def register(app: Flask) -> None:
                 return service_unavailable()
             raise
         if not status.at_head:
-            return problem_response(
-                503,
-                "schema-not-current",
-                "Schema not current",
+            detail = (
                 f"database at {status.current or 'no revision'}, code expects {status.head}; "
-                "run 'friendsgroup db upgrade'",
-                headers={"Retry-After": "30"},
+                "run 'friendsgroup db upgrade'"
+            )
+            return problem_response(
+                unavailable(detail, "schema-not-current", "Schema not current", retry_after=30)
             )
         return jsonify(status="ready", revision=status.current)

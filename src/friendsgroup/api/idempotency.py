@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import get_db
-from ..errors import Problem
+from ..errors import conflict, validation_problem
 from ..models import IdempotencyKey
 from ..timeutil import utcnow
 
@@ -37,13 +37,7 @@ def claim(token_id: int, key: str) -> Response | None:
     The claim is committed on its own, before the work, so a concurrent retry sees it.
     """
     if len(key) > 255 or not key.strip() or not key.isprintable():
-        raise Problem(
-            422,
-            "validation-error",
-            "Invalid input",
-            "Idempotency-Key must be 1-255 printable characters",
-            errors={"Idempotency-Key": ["must be 1-255 printable characters"]},
-        )
+        raise validation_problem("Idempotency-Key", "must be 1-255 printable characters")
     fingerprint = request_fingerprint()
     with get_db().transaction() as session:
         session.execute(
@@ -78,17 +72,16 @@ def _answer_existing(
     session: Session, existing: IdempotencyKey, fingerprint: str, token_id: int, key: str
 ) -> Response | None:
     if existing.request_hash != fingerprint:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency key reused",
+        raise validation_problem(
+            "Idempotency-Key",
+            "was used with a different request",
             "this Idempotency-Key was used with a different request",
-            errors={"Idempotency-Key": ["was used with a different request"]},
+            type_="idempotency-key-reused",
+            title="Idempotency key reused",
         )
     if existing.status is None:
         if utcnow() - existing.created_at < STALE_AFTER:
-            raise Problem(
-                409,
+            raise conflict(
                 "request-in-progress",
                 "Request in progress",
                 "a request with this Idempotency-Key is still being processed",

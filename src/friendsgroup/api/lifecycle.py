@@ -7,7 +7,15 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..db import SAFE_METHODS, get_session, has_session
-from ..errors import Problem, is_database_unavailable, problem_response, service_unavailable
+from ..errors import (
+    bad_request,
+    conflict,
+    internal_error,
+    is_database_unavailable,
+    problem_response,
+    service_unavailable,
+    unsupported_media_type,
+)
 from . import idempotency
 from .auth import authenticate
 
@@ -28,18 +36,13 @@ def _is_api_write() -> bool:
 def check_json_body() -> None:
     """415 unless the body is JSON; 400 unless it parses to a JSON object."""
     if request.mimetype != "application/json":
-        raise Problem(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send the body as application/json",
-        )
+        raise unsupported_media_type("send the body as application/json")
     try:
         body = json.loads(request.get_data(cache=True) or b"null")
     except (ValueError, RecursionError) as error:
-        raise Problem(400, "bad-request", "Bad request", "the body is not valid JSON") from error
+        raise bad_request("the body is not valid JSON") from error
     if not isinstance(body, dict):
-        raise Problem(400, "bad-request", "Bad request", "the body must be a JSON object")
+        raise bad_request("the body must be a JSON object")
 
 
 def before_write():
@@ -79,14 +82,14 @@ def _commit(response: Response) -> Response:
     except IntegrityError:
         session.rollback()
         return problem_response(
-            409, "conflict", "Conflict", "a concurrent change conflicts with this one"
+            conflict("conflict", "Conflict", "a concurrent change conflicts with this one")
         )
     except DBAPIError as error:
         session.rollback()
         if is_database_unavailable(error):
             return service_unavailable()
         log.error("commit failed: %s", type(error).__name__)
-        return problem_response(500, "internal-error", "Internal error")
+        return problem_response(internal_error())
     idempotency.settle()
     return response
 
