@@ -143,6 +143,13 @@ def test_a_seed_file_against_the_rules_writes_nothing(runner, app, tmp_path):
             "haip-friends-group,2024-05-02,many,https://example.org/a,,,official,\n",
             "announcements.csv line 2: count: Not a valid integer.",
         ),
+        (
+            "announcements.csv",
+            "group,as_of,count,source_url,source_title,source_published_on,source_reliability,note\n"
+            "haip-friends-group,2020-01-01,49,https://example.org/a,,,official,\n",
+            "announcements.csv line 2: as_of: is before haip-friends-group's established_on"
+            " (2024-05-02)",
+        ),
     ],
 )
 def test_a_bad_seed_file_is_named_with_its_line(runner, app, tmp_path, name, text, reason):

@@ -82,7 +82,7 @@ def next_link(next_cursor: str | None) -> dict[str, str]:
     return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}
 
 
-EVENT_COLUMNS = columns_of(EventSchema)
+EVENT_CSV_COLUMNS = columns_of(EventSchema)
 
 
 def page_response(items: list[dict], next_cursor: str | None, columns: list[str], fmt):
@@ -117,7 +117,7 @@ def event_page(session: Session, args: dict, *conditions):
     if "participant" in args:
         participant = find_participant(session, args["participant"])
         if participant is None:
-            return page_response([], None, EVENT_COLUMNS, args["format"])
+            return page_response([], None, EVENT_CSV_COLUMNS, args["format"])
         statement = statement.where(Event.participant_id == participant.id)
     if "type" in args:
         statement = statement.where(Event.type == args["type"])
@@ -130,4 +130,4 @@ def event_page(session: Session, args: dict, *conditions):
         args["cursor"],
     )
     events = EventSchema(many=True).dump(items)
-    return page_response(events, next_cursor, EVENT_COLUMNS, args["format"])
+    return page_response(events, next_cursor, EVENT_CSV_COLUMNS, args["format"])

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import get_db
-from ..ingest.bulk import BulkProblems
 from ..ingest.files import FileProblem, import_events
+from ..ingest.lines import BulkProblems
 from ..ingest.seeds import SeedError, seed
 from ..models import Participant
 from . import app, fail, main, require_head

@@ -19,6 +19,7 @@ from ..errors import Problem
 from ..history import Step, Target, lock_participant, timeline_problem
 from ..models import Event, Group, Instrument, Participant
 from ..participants import canonical_code, iso_country, resolve_participant
+from .lines import BulkProblems, LineProblem, NewEvent
 from .writers import BatchWriter, CopyWriter
 
 # A not-yet-written event sorts after every written one on its day (ids stay far below this).
@@ -32,35 +33,6 @@ class LineRef(int):
 
     def __format__(self, spec: str) -> str:
         return f"on line {int(self)}"
-
-
-class NewEvent(NamedTuple):
-    """One event of a bulk write: its target, type, body as the API's schemas load it, line."""
-
-    target: Group | Instrument
-    type: str
-    data: dict
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class LineProblem:
-    """Why one line of a bulk write cannot be recorded."""
-
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.message}"
-
-
-class BulkProblems(Exception):
-    """A refused bulk write, with every problem of every line at fault, in line order."""
-
-    def __init__(self, problems: list[LineProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: p.line)
-        super().__init__(str(self.problems[0]) if self.problems else "refused")
 
 
 def line_problems(line: int, problem: Problem) -> list[LineProblem]:

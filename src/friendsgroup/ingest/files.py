@@ -20,7 +20,8 @@ from ..errors import flatten_errors
 from ..models import EVENT_TYPES, GROUP_EVENT_TYPES, INSTRUMENT_EVENT_TYPES, Group, Instrument
 from ..schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
 from .bodies import BodyLoader
-from .bulk import LineProblem, NewEvent, record_events_bulk
+from .bulk import record_events_bulk
+from .lines import LineProblem, NewEvent
 
 CSV_COLUMNS = (
     "group",
@@ -37,8 +38,8 @@ CSV_COLUMNS = (
     "source_reliability",
 )
 # Consecutive rows equal in these columns are one event with one source a row.
-EVENT_COLUMNS = CSV_COLUMNS[:8]
-SOURCE_COLUMNS = {
+SAME_EVENT_COLUMNS = CSV_COLUMNS[:8]
+SOURCE_CELLS = {
     "source_url": "url",
     "source_title": "title",
     "source_published_on": "published_on",
@@ -294,8 +295,8 @@ class _Columns:
 
     def __init__(self, header: list[str]) -> None:
         self.index = {name: i for i, name in enumerate(header)}
-        self.event_indexes = [self.index[name] for name in EVENT_COLUMNS if name in self.index]
-        self.sources = [(self.index[c], f) for c, f in SOURCE_COLUMNS.items() if c in self.index]
+        self.event_indexes = [self.index[name] for name in SAME_EVENT_COLUMNS if name in self.index]
+        self.sources = [(self.index[c], f) for c, f in SOURCE_CELLS.items() if c in self.index]
 
     def event_key(self, cells: list[str]) -> list[str]:
         return [cells[i] for i in self.event_indexes]

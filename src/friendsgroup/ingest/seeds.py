@@ -29,8 +29,9 @@ from ..schemas import (
     InstrumentCreateSchema,
     ParticipantCreateSchema,
 )
-from .bulk import BulkProblems, LineProblem, NewEvent, record_events_bulk
+from .bulk import record_events_bulk
 from .files import EventReader, FileProblem
+from .lines import BulkProblems, LineProblem, NewEvent
 
 RECORDED_BY = "seed"
 KINDS = ("groups", "instruments", "participants", "events", "announcements")

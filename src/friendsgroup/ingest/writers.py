@@ -5,18 +5,15 @@ import queue
 import re
 import threading
 from datetime import UTC, date
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Source
 from ..timeutil import utcnow
+from .lines import NewEvent
 
-if TYPE_CHECKING:
-    from .bulk import NewEvent
-
-EVENT_COLUMNS = (
+WRITTEN_EVENT_COLUMNS = (
     "id",
     "type",
     "group_id",
@@ -29,7 +26,7 @@ EVENT_COLUMNS = (
     "recorded_at",
     "recorded_by",
 )
-SOURCE_COLUMNS = (
+WRITTEN_SOURCE_COLUMNS = (
     "event_id",
     "position",
     "url",
@@ -48,7 +45,7 @@ class Writer:
         self.recorded_by = recorded_by
         self.recorded_at = utcnow()
 
-    def event_row(self, event_id: int, item: "NewEvent", key: tuple[str, int], who: int) -> tuple:
+    def event_row(self, event_id: int, item: NewEvent, key: tuple[str, int], who: int) -> tuple:
         data = item.data
         return (
             event_id,
@@ -79,7 +76,7 @@ class Writer:
             for position, source in enumerate(sources)
         ]
 
-    def add(self, item: "NewEvent", key: tuple[str, int], who: int) -> None:
+    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
         raise NotImplementedError
 
     def pause(self) -> None:
@@ -106,14 +103,14 @@ class BatchWriter(Writer):
         self.events: list[dict] = []
         self.sources: list[dict] = []
 
-    def add(self, item: "NewEvent", key: tuple[str, int], who: int) -> None:
+    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
         event_id = self.next_id
         self.next_id += 1
         self.events.append(
-            dict(zip(EVENT_COLUMNS, self.event_row(event_id, item, key, who), strict=True))
+            dict(zip(WRITTEN_EVENT_COLUMNS, self.event_row(event_id, item, key, who), strict=True))
         )
         for row in self.source_rows(event_id, item.data.get("sources") or []):
-            self.sources.append(dict(zip(SOURCE_COLUMNS, row, strict=True)))
+            self.sources.append(dict(zip(WRITTEN_SOURCE_COLUMNS, row, strict=True)))
         if len(self.events) >= self.BATCH:
             self.close()
 
@@ -162,7 +159,7 @@ class CopyWriter(Writer):
         self.copy = None
         self.sources: list[tuple] = []
 
-    def add(self, item: "NewEvent", key: tuple[str, int], who: int) -> None:
+    def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
         data = item.data
         target = self.target_cells.get(key)
         if target is None:
@@ -284,7 +281,7 @@ class CopyWriter(Writer):
         if not lines:
             return
         if self.copy is None:
-            columns = ", ".join(EVENT_COLUMNS)
+            columns = ", ".join(WRITTEN_EVENT_COLUMNS)
             self.copy_context = self.cursor.copy(f"COPY events ({columns}) FROM STDIN")
             self.copy = self.copy_context.__enter__()
         self.copy.write("".join(lines))
@@ -310,7 +307,7 @@ class CopyWriter(Writer):
             else:
                 context.__exit__(None, None, None)
         if self.sources and not aborted:
-            columns = ", ".join(SOURCE_COLUMNS)
+            columns = ", ".join(WRITTEN_SOURCE_COLUMNS)
             with self.cursor.copy(f"COPY sources ({columns}) FROM STDIN") as copy:
                 for at in range(0, len(self.sources), 1_000):
                     copy.write("".join(self.sources[at : at + 1_000]))
