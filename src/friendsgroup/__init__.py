@@ -7,7 +7,7 @@ from .config import Config
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: configuration from the environment, then ``config`` overrides."""
-    from . import db, errors
+    from . import db, errors, requestids
     from .api import health
     from .api import init_app as init_api
 
@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     db.init_app(app)
     errors.register(app)
+    requestids.register(app)
     init_api(app)
     health.register(app)
     app.after_request(security_headers)

@@ -18,6 +18,7 @@ class Config:
         self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 5))
         self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 3))
         self.RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", 5))
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
         self.API_TITLE = "friendsgroup"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.1.0"

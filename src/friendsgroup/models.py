@@ -324,6 +324,13 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # None: every right (the tokens made before scopes existed); else a list of scopes.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    # After a rotation the old secret still works until ``previous_ends_at``.
+    previous_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_ends_at: Mapped[datetime | None]
 
 
 class IdempotencyKey(Base):
@@ -343,3 +350,28 @@ class IdempotencyKey(Base):
     body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One write, who asked for it and how it ended; rows are only ever added."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('success', 'refused')", name="outcome"),
+        Index("ix_audit_entries_at", "at", "id"),
+        Index("ix_audit_entries_by", "by", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The token's name, or the CLI's ``--by``; None when a request named no valid token.
+    by: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    # "POST /api/v1/groups/x/accessions" or "import events.csv"
+    action: Mapped[str] = mapped_column(String(2000))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int | None]
+    problem: Mapped[str | None] = mapped_column(String(100))
+    # {"created": {"events": [[first_id, last_id], ...]}, "retracted": {...}}
+    rows: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))

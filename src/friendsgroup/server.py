@@ -2,6 +2,9 @@
 
 from gunicorn.app.base import BaseApplication
 
+from .config import Config
+from .logs import AccessLogger, logconfig
+
 
 class Server(BaseApplication):
     """A gunicorn application that builds one app per worker (no state shared across forks)."""
@@ -23,7 +26,7 @@ class Server(BaseApplication):
 
 
 def run(host: str, port: int, workers: int) -> None:
-    """Serve until stopped."""
+    """Serve until stopped; log lines in ``LOG_FORMAT`` (text or json)."""
     Server(
         {
             "bind": f"{host}:{port}",
@@ -33,7 +36,8 @@ def run(host: str, port: int, workers: int) -> None:
             "timeout": 60,
             "graceful_timeout": 10,
             "accesslog": "-",
-            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            "logger_class": AccessLogger,
+            "logconfig_dict": logconfig(Config().LOG_FORMAT),
             # One control socket per user would clash between servers on one host.
             "control_socket_disable": True,
         }

@@ -77,7 +77,7 @@ PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
 
 def init_app(app: Flask) -> None:
     """Bind a new API and its blueprints to the app (one per app: apps share no state)."""
-    from . import events, groups, instruments, participants
+    from . import audit, auth, events, groups, instruments, participants
 
     api = Api(
         app,
@@ -89,8 +89,9 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         BEARER, {"type": "http", "scheme": "bearer", "description": "friendsgroup token create"}
     )
-    for module in (participants, groups, instruments, events):
+    for module in (participants, groups, instruments, events, audit):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+    auth.register(app)
     app.before_request(refuse_impossible_path_keys)
     lifecycle.register(app)
 

@@ -16,8 +16,8 @@ from ..errors import (
     service_unavailable,
     unsupported_media_type,
 )
-from . import idempotency
-from .auth import authenticate
+from . import audit, idempotency
+from .auth import authenticate, authorize
 
 API_PREFIX = "/api/v1/"
 
@@ -50,7 +50,9 @@ def before_write():
     if not _is_api_write():
         return None
     caller = authenticate()
+    authorize(caller)
     check_json_body()
+    audit.watch()
     key = request.headers.get("Idempotency-Key")
     if key is not None and request.method == "POST":
         return idempotency.claim(caller.token_id, key)
@@ -68,6 +70,8 @@ def finish_write(response: Response) -> Response:
             get_session().rollback()
     if idempotency.has_claim():
         idempotency.remember(response)
+    if response.status_code >= 400 and _is_api_write():
+        audit.record_refusal(response)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -78,6 +82,7 @@ def _commit(response: Response) -> Response:
     try:
         if idempotency.has_claim():
             idempotency.store(session, response)
+        audit.add_entry(session, response)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -12,12 +12,15 @@ import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..audit import watch
 from ..db import get_db
 from ..ingest.files import FileProblem, import_events
 from ..ingest.lines import BulkProblems
+from ..ingest.seeds import RECORDED_BY as SEED_RECORDED_BY
 from ..ingest.seeds import SeedError, seed
 from ..models import Participant
 from . import app, fail, main, require_head
+from .auditing import record_command, record_refused_command
 
 
 @main.command("seed")
@@ -33,10 +36,13 @@ def seed_command(path: str) -> None:
     require_head()
     try:
         with database_errors(), get_db(app()).transaction() as session:
+            watch(session, bulk_by=SEED_RECORDED_BY)
             before = session.scalar(select(func.count()).select_from(Participant))
             tallies = seed(session, Path(path))
             after = session.scalar(select(func.count()).select_from(Participant))
+            record_command(session, f"seed {path}")
     except SeedError as error:
+        record_refused_command(f"seed {path}", "invalid-seed")
         fail(f"{error}; nothing was written")
     for kind, tally in tallies.items():
         click.echo(f"{kind}: {tally.created} created, {tally.skipped} skipped")
@@ -47,9 +53,18 @@ def seed_command(path: str) -> None:
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check every line and print what would be done.")
-def import_command(file: str, dry_run: bool) -> None:
+@click.option(
+    "--by",
+    default="import",
+    show_default=True,
+    help="Who records the events: their recorded_by and the audit trail's actor.",
+)
+def import_command(file: str, dry_run: bool, by: str) -> None:
     """Record the events of a CSV or JSON lines FILE, checked like the API; all or nothing."""
+    if not 1 <= len(by) <= 100:
+        fail("--by must be 1-100 characters")
     require_head()
+    action = f"import {file}"
     path = Path(file)
     started = time.monotonic()
 
@@ -63,15 +78,25 @@ def import_command(file: str, dry_run: bool) -> None:
             get_db(app()).transaction(write=not dry_run) as session,
             _no_cycle_collection(),
         ):
-            counts = import_events(session, path, dry_run=dry_run, progress=progress)
+            if not dry_run:
+                watch(session, bulk_by=by)
+            counts = import_events(
+                session, path, dry_run=dry_run, progress=progress, recorded_by=by
+            )
             if dry_run:
                 session.rollback()
+            else:
+                record_command(session, action, by)
     except BulkProblems as error:
+        if not dry_run:
+            record_refused_command(action, "invalid-lines", by)
         for problem in error.problems:
             click.echo(str(problem), err=True)
         lines = len({problem.line for problem in error.problems})
         fail(f"{lines:,} line(s) of {path} are invalid; nothing was written")
     except FileProblem as error:
+        if not dry_run:
+            record_refused_command(action, "invalid-file", by)
         fail(f"{path}: {error}; nothing was written")
     seconds = time.monotonic() - started
     total = sum(counts.values())
