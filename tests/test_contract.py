@@ -143,8 +143,9 @@ def test_an_operation_offering_format_answers_csv(client, auth, path):
     world = make_world(client, auth)
     url = path.format(**known_path_parameters(path, world))
     for response in [
-        client.get(url, query_string={"format": "csv"}),
-        client.get(url, headers={"Accept": "text/csv"}),
+        # The token matters only to the audit trail, the one read that needs one.
+        client.get(url, query_string={"format": "csv"}, headers=auth),
+        client.get(url, headers={"Accept": "text/csv", **auth}),
     ]:
         assert response.status_code == 200
         assert response.mimetype == "text/csv"
@@ -161,7 +162,7 @@ def test_the_document_says_what_writes_need_and_errors_are():
     for label in OPERATIONS:
         method, path = label.split(" ", 1)
         operation = DOCUMENT["paths"][path][method.lower()]
-        if method == "GET":
+        if method == "GET" and path != "/api/v1/audit":
             assert "security" not in operation, label
             continue
         assert operation["security"] == [{"bearerAuth": []}], label
