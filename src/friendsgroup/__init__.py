@@ -10,6 +10,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import db, errors, requestids
     from .api import health
     from .api import init_app as init_api
+    from .web import init_app as init_web
 
     app = Flask(__name__)
     app.json.sort_keys = False
@@ -20,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     requestids.register(app)
     init_api(app)
     health.register(app)
+    init_web(app)
     app.after_request(security_headers)
     from .cli import register_flask_commands
 

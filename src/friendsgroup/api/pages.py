@@ -7,13 +7,13 @@ from datetime import date
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import validation_problem
 from ..models import Event
 from ..participants import find_participant
-from ..reports.visibility import recorded_by, visible_at
+from ..reports.visibility import events_known
 from ..schemas import EventSchema
 from ..tabular import columns_of
 from ..timeutil import utcnow
@@ -109,11 +109,9 @@ def _cell(value):
 def event_page(session: Session, args: dict, *conditions):
     """A page of events matching ``conditions`` and the list filters of SPEC §3."""
     known_at = args.get("known_at") or utcnow()
-    statement = select(Event).where(*conditions)
-    if args.get("include_retracted"):
-        statement = statement.where(recorded_by(known_at))
-    else:
-        statement = statement.where(visible_at(known_at))
+    statement = events_known(
+        known_at, *conditions, include_retracted=bool(args.get("include_retracted"))
+    )
     if "participant" in args:
         participant = find_participant(session, args["participant"])
         if participant is None:

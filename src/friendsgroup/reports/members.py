@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Participant
 from ..timeutil import isoformat_z
 from .announced import announced_block, announcements_of, latest_announcement
+from .evidence import possible_members, strongest_sources
 from .visibility import moments, visible_at
 
 UNKNOWN_REGION = "Unknown"
@@ -25,6 +26,7 @@ def _members_statement():
     """
     ranked = (
         select(
+            Event.id,
             Event.participant_id,
             Event.type,
             Event.effective_on,
@@ -46,6 +48,7 @@ def _members_statement():
     members = (
         select(
             literal("member").label("row"),
+            ranked.c.id,
             ranked.c.participant_id,
             ranked.c.effective_on,
             ranked.c.earliest_on,
@@ -59,6 +62,7 @@ def _members_statement():
     )
     pending = select(
         literal("pending").label("row"),
+        Event.id,
         Event.participant_id,
         Event.effective_on,
         Event.earliest_on,
@@ -80,19 +84,32 @@ def _members_statement():
 MEMBERS = _members_statement()
 
 
-def members_report(session: Session, group, as_of: date | None, known_at: datetime | None) -> dict:
-    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports)."""
+def members_report(
+    session: Session,
+    group,
+    as_of: date | None,
+    known_at: datetime | None,
+    evidence: bool = False,
+) -> dict:
+    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports).
+
+    With ``evidence`` (downloads and pages), each member also carries its period's
+    ``earliest_on`` and the strongest ``source`` of the accession that began it, and the
+    report lists the ``possible`` members (their names and windows) beside their count.
+    """
     as_of, known_at = moments(as_of, known_at)
     params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
     # Core execution: the statement needs none of the ORM's work on results.
     rows = session.connection().execute(MEMBERS, params)
     listed, by_kind, by_region = [], Counter(), Counter()
-    member_ids, pending_ids = set(), set()
-    for row, participant, effective_on, earliest_on, code, name, kind, region in rows:
+    member_ids, pending_ids, event_ids, windows = set(), set(), [], {}
+    for row, event_id, participant, effective_on, earliest_on, code, name, kind, region in rows:
         if row == "pending":
             pending_ids.add(participant)
+            windows[participant] = (earliest_on, effective_on)
             continue
         member_ids.add(participant)
+        event_ids.append(event_id)
         listed.append(
             {
                 "code": code,
@@ -103,9 +120,18 @@ def members_report(session: Session, group, as_of: date | None, known_at: dateti
                 "date_uncertain": earliest_on is not None,
             }
         )
+        if evidence:
+            listed[-1]["earliest_on"] = earliest_on.isoformat() if earliest_on else None
         by_kind[kind] += 1
         if kind == "country":
             by_region[region or UNKNOWN_REGION] += 1
+    extra = {}
+    if evidence:
+        strongest = strongest_sources(session, event_ids)
+        for member, event_id in zip(listed, event_ids, strict=True):
+            member["source"] = strongest.get(event_id)
+        not_counted = {p: windows[p] for p in pending_ids - member_ids}
+        extra["possible"] = possible_members(session, not_counted)
     announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
     return {
         "group": group.slug,
@@ -117,4 +143,5 @@ def members_report(session: Session, group, as_of: date | None, known_at: dateti
         "by_region": dict(sorted(by_region.items())),
         "announced": announced_block(announcement, len(listed)),
         "members": listed,
+        **extra,
     }
