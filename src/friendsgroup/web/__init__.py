@@ -27,3 +27,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(blp)
     app.register_blueprint(docs.blp)
     app.jinja_env.globals["switch_language"] = switch_language
+    # Pages stay well under 100 kB: the template's own indentation is not sent.
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True

@@ -12,9 +12,9 @@ from ..errors import HTTP_PROBLEM_TITLES, Problem, not_found
 from ..models import RELIABILITIES, Event, Group, Instrument
 from ..participants import get_participant_or_404
 from ..reports.announced import RELIABILITY_RANK, announcements_of, source_dict
-from ..reports.instruments import instrument_counts, instrument_participants
+from ..reports.instruments import instrument_participants
 from ..reports.members import UNKNOWN_REGION, members_report
-from ..reports.series import counts_series
+from ..reports.series import counts_series, instrument_counts
 from ..reports.standing import participant_standing
 from ..reports.visibility import events_known
 from ..schemas import EventSchema
@@ -28,9 +28,9 @@ from .search import search_participants
 blp = Blueprint("web", __name__, template_folder="templates")
 
 RECENT_CHANGES = 10
-# The growth chart keeps to a few hundred points whatever the span: a day per point for half
-# a year, a week for three years, a month beyond.
-CHART_INTERVALS = ((183, "day"), (3 * 366, "week"))
+# The growth chart (and its table) keeps to a hundred-odd points whatever the span: a day per
+# point for a quarter, a week for a year, a month beyond.
+CHART_INTERVALS = ((92, "day"), (366, "week"))
 
 
 def chart_interval(start: date, end: date) -> str:
