@@ -345,12 +345,19 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     )
 
 
+# Every list and report answers JSON, CSV or XLSX; ``bom`` prefixes a CSV with a byte order
+# mark, so that a spreadsheet reads it as UTF-8.
+FORMATS = ["json", "csv", "xlsx"]
+BOM_HELP = "CSV only: start with a UTF-8 byte order mark (for spreadsheets)"
+
+
 class PageArgsSchema(BaseSchema):
     """Cursor pagination: ``limit`` 1–500 and an opaque ``cursor``."""
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
-    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(load_default=None, validate=validate.OneOf(FORMATS))
+    bom = fields.Boolean(load_default=False, metadata={"description": BOM_HELP})
 
 
 class ParticipantListArgsSchema(PageArgsSchema):
@@ -376,7 +383,8 @@ class StandingArgsSchema(KnownAtArgsSchema):
 class AsOfArgsSchema(StandingArgsSchema):
     """``as_of``, ``known_at`` and the representation of a report (JSON or CSV)."""
 
-    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(load_default=None, validate=validate.OneOf(FORMATS))
+    bom = fields.Boolean(load_default=False, metadata={"description": BOM_HELP})
 
 
 class CountsArgsSchema(KnownAtArgsSchema):
@@ -385,7 +393,8 @@ class CountsArgsSchema(KnownAtArgsSchema):
     from_ = Day(data_key="from", load_default=None)
     to = Day(load_default=None)
     interval = fields.String(load_default="month", validate=validate.OneOf(INTERVALS))
-    format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(load_default=None, validate=validate.OneOf(FORMATS))
+    bom = fields.Boolean(load_default=False, metadata={"description": BOM_HELP})
 
 
 class InstrumentParticipantsArgsSchema(AsOfArgsSchema):

@@ -11,7 +11,7 @@ from marshmallow import fields
 from ..db import SAFE_METHODS
 from ..errors import PROBLEM_JSON, not_found
 from ..schemas import BaseSchema
-from ..tabular import CSV_MIMETYPE
+from ..tabular import CSV_MIMETYPE, XLSX_MIMETYPE
 from . import lifecycle
 
 
@@ -57,6 +57,9 @@ class DocumentPlugin(BasePlugin):
             if "format" in names and isinstance(success, dict) and "content" in success:
                 success["content"][CSV_MIMETYPE] = {
                     "schema": {"type": "string", "description": "CSV with a header row"}
+                }
+                success["content"][XLSX_MIMETYPE] = {
+                    "schema": {"type": "string", "format": "binary", "description": "XLSX"}
                 }
             if method.upper() not in SAFE_METHODS:
                 operation["security"] = [{BEARER: []}]

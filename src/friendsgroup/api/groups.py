@@ -13,6 +13,12 @@ from ..registration import build_group
 from ..reports.members import members_report
 from ..reports.schemas import CountsReportSchema, MembersReportSchema
 from ..reports.series import counts_series
+from ..reports.tables import (
+    ANNOUNCEMENT_COLUMNS,
+    MEMBER_COLUMNS,
+    announcement_table,
+    member_table,
+)
 from ..schemas import (
     AnnouncementCreateSchema,
     AnnouncementPageSchema,
@@ -31,7 +37,7 @@ from ..schemas import (
 from .auth import current_token_name
 from .lookups import add_unique, get_group_or_404, group_ref_or_404
 from .pages import event_page, page_response, paginate
-from .responses import event_created, report_response
+from .responses import event_created, report_response, tabular_format
 
 blp = Blueprint("groups", __name__, description="Groups and their membership history")
 
@@ -104,7 +110,6 @@ class GroupEvents(MethodView):
         return event_page(session, args, Event.group_id == group.id)
 
 
-MEMBER_COLUMNS = ["code", "name", "kind", "region", "member_since", "date_uncertain"]
 POINT_COLUMNS = ["date", "count", "joined", "left", "possibly_members", "announced"]
 
 
@@ -115,8 +120,10 @@ class Members(MethodView):
     def get(self, args, slug):
         """Members on ``as_of`` as known at ``known_at``, with counts and the announced total."""
         group = group_ref_or_404(slug)
-        report = members_report(get_session(), group, args["as_of"], args["known_at"])
-        return report_response(report, "members", MEMBER_COLUMNS, args["format"])
+        # Downloads carry each member's evidence; the JSON keeps its documented shape.
+        evidence = tabular_format(args["format"]) is not None
+        report = members_report(get_session(), group, args["as_of"], args["known_at"], evidence)
+        return report_response(report, "members", MEMBER_COLUMNS, args["format"], member_table)
 
 
 @blp.route("/groups/<slug>/counts")
@@ -130,9 +137,6 @@ class Counts(MethodView):
             get_session(), group, args["from_"], args["to"], args["interval"], args["known_at"]
         )
         return report_response(series, "points", POINT_COLUMNS, args["format"])
-
-
-ANNOUNCEMENT_COLUMNS = ["id", "as_of", "count", "source", "note", "recorded_at"]
 
 
 @blp.route("/groups/<slug>/announcements")
@@ -157,6 +161,7 @@ class Announcements(MethodView):
             next_cursor,
             ANNOUNCEMENT_COLUMNS,
             args["format"],
+            announcement_table,
         )
 
     @blp.arguments(AnnouncementCreateSchema)

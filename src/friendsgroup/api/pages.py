@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from ..errors import validation_problem
 from ..models import Event
 from ..participants import find_participant
+from ..reports.tables import event_table
 from ..reports.visibility import events_known
 from ..schemas import EventSchema
 from ..tabular import columns_of
 from ..timeutil import utcnow
-from .responses import csv_response, json_response, wants_csv
+from .responses import json_response, tabular_format, tabular_response
 
 
 def encode_cursor(values: list) -> str:
@@ -85,12 +86,20 @@ def next_link(next_cursor: str | None) -> dict[str, str]:
 EVENT_CSV_COLUMNS = columns_of(EventSchema)
 
 
-def page_response(items: list[dict], next_cursor: str | None, columns: list[str], fmt):
-    """``{"items", "next_cursor"}`` with a ``Link`` header, or the items as CSV rows."""
+def page_response(items: list[dict], next_cursor: str | None, columns: list[str], fmt, table=None):
+    """``{"items", "next_cursor"}`` with a ``Link`` header, or the items as CSV or XLSX rows.
+
+    ``table`` (items → header and rows) replaces the plain ``columns`` of each item.
+    """
     headers = next_link(next_cursor)
-    if wants_csv(fmt):
-        rows = ([_cell(item.get(column)) for column in columns] for item in items)
-        return csv_response(columns, rows, headers)
+    kind = tabular_format(fmt)
+    if kind:
+        if table is not None:
+            header, rows = table(items)
+        else:
+            header = columns
+            rows = [[_cell(item.get(column)) for column in columns] for item in items]
+        return tabular_response(header, rows, kind, headers)
     return json_response({"items": items, "next_cursor": next_cursor}, headers=headers)
 
 
@@ -115,7 +124,7 @@ def event_page(session: Session, args: dict, *conditions):
     if "participant" in args:
         participant = find_participant(session, args["participant"])
         if participant is None:
-            return page_response([], None, EVENT_CSV_COLUMNS, args["format"])
+            return page_response([], None, EVENT_CSV_COLUMNS, args["format"], event_table)
         statement = statement.where(Event.participant_id == participant.id)
     if "type" in args:
         statement = statement.where(Event.type == args["type"])
@@ -128,4 +137,4 @@ def event_page(session: Session, args: dict, *conditions):
         args["cursor"],
     )
     events = EventSchema(many=True).dump(items)
-    return page_response(events, next_cursor, EVENT_CSV_COLUMNS, args["format"])
+    return page_response(events, next_cursor, EVENT_CSV_COLUMNS, args["format"], event_table)

@@ -6,15 +6,49 @@ from collections.abc import Iterable, Sequence
 import orjson
 from flask import Response, request, url_for
 
-from ..tabular import CSV_MIMETYPE, csv_text
+from ..tabular import BOM, CSV_MIMETYPE, XLSX_MIMETYPE, csv_text, xlsx_bytes
+
+TABULAR = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE}
+
+
+def tabular_format(format_arg: str | None = None) -> str | None:
+    """``csv`` or ``xlsx`` when asked for by ``?format=`` or ``Accept``; None for JSON."""
+    if format_arg is not None:
+        return format_arg if format_arg in TABULAR else None
+    accept = request.accept_mimetypes
+    best = max(TABULAR, key=lambda name: accept[TABULAR[name]])
+    return best if accept[TABULAR[best]] > accept["application/json"] else None
 
 
 def wants_csv(format_arg: str | None = None) -> bool:
     """True when the client asked for CSV by ``?format=csv`` or ``Accept: text/csv``."""
-    if format_arg is not None:
-        return format_arg == "csv"
-    accept = request.accept_mimetypes
-    return accept[CSV_MIMETYPE] > accept["application/json"]
+    return tabular_format(format_arg) == "csv"
+
+
+def download_name(extension: str, as_of: str | None = None) -> str:
+    """A file name for a download, from its path: ``groups-friends-members-2025-10-31.csv``."""
+    stem = "-".join(part for part in request.path.removeprefix("/api/v1/").split("/") if part)
+    return f"{stem}-{as_of}.{extension}" if as_of else f"{stem}.{extension}"
+
+
+def tabular_response(
+    header: Sequence[str],
+    rows: Iterable[Sequence],
+    kind: str,
+    headers: dict | None = None,
+    as_of: str | None = None,
+) -> Response:
+    """CSV (with a byte order mark when ``?bom=1``, for spreadsheets) or XLSX, as a download."""
+    if kind == "xlsx":
+        response = Response(xlsx_bytes(header, rows), mimetype=XLSX_MIMETYPE)
+    else:
+        text = csv_text(header, rows)
+        bom = request.args.get("bom", "").lower() in ("1", "true")
+        response = Response((BOM if bom else "") + text, mimetype=CSV_MIMETYPE)
+    response.headers.update(headers or {})
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name(kind, as_of)}"'
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -26,17 +60,23 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> Respo
 
 def csv_response(header: Sequence[str], rows: Iterable[Sequence], headers: dict | None = None):
     """A UTF-8 CSV response."""
-    response = Response(csv_text(header, rows), mimetype=CSV_MIMETYPE)
-    response.headers.update(headers or {})
-    response.headers["Vary"] = "Accept"
-    return response
+    return tabular_response(header, rows, "csv", headers)
 
 
-def report_response(report: dict, rows_key: str, columns: list[str], fmt: str | None):
-    """A report as JSON, or its rows as CSV; tagged so that an unchanged report answers 304."""
-    if wants_csv(fmt):
-        response = csv_response(columns, ([row[c] for c in columns] for row in report[rows_key]))
-        basis = response.get_data()
+def report_response(report: dict, rows_key: str, columns: list[str], fmt: str | None, table=None):
+    """A report as JSON, or its rows as CSV or XLSX; tagged so that an unchanged one answers 304.
+
+    ``table`` (report → header and rows) replaces the plain ``columns`` of ``rows_key``.
+    """
+    kind = tabular_format(fmt)
+    if kind:
+        if table is not None:
+            header, rows = table(report)
+        else:
+            header, rows = columns, [[row[c] for c in columns] for row in report[rows_key]]
+        response = tabular_response(header, rows, kind, as_of=report.get("as_of"))
+        # XLSX bytes carry the moment they were written: the tag is over the cells instead.
+        basis = (kind + csv_text(header, rows)).encode()
     else:
         # The tag leaves out ``known_at``, which is "now" unless asked for: the report is the
         # same while nothing is recorded, so it is a weak tag (same meaning, not same bytes).

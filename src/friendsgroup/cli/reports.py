@@ -10,6 +10,7 @@ from ..models import Group
 from ..reports.members import members_report
 from ..reports.schemas import CountPointSchema, MemberSchema
 from ..reports.series import counts_series
+from ..reports.tables import member_table
 from ..tabular import columns_of, csv_text, table
 from ..timeutil import INTERVALS
 from . import DATE, app, day, instant, main
@@ -34,7 +35,9 @@ FORMAT = click.Choice(["table", "json", "csv"])
 def report_members(group: str, as_of, known_at: str | None, fmt: str) -> None:
     """Members of GROUP on a date."""
     with get_db(app()).transaction(write=False) as session:
-        report = members_report(session, _group(session, group), day(as_of), instant(known_at))
+        report = members_report(
+            session, _group(session, group), day(as_of), instant(known_at), fmt == "csv"
+        )
     print_members(report, fmt)
 
 
@@ -71,10 +74,10 @@ def print_members(report: dict, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    rows = [[m[c] for c in MEMBER_COLUMNS] for m in report["members"]]
     if fmt == "csv":
-        click.echo(csv_text(MEMBER_COLUMNS, rows), nl=False)
+        click.echo(csv_text(*member_table(report)), nl=False)
         return
+    rows = [[m[c] for c in MEMBER_COLUMNS] for m in report["members"]]
     click.echo(f"{report['group']} on {report['as_of']} (as known at {report['known_at']})\n")
     click.echo(table(MEMBER_COLUMNS, rows))
     click.echo("")
