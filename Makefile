@@ -7,7 +7,7 @@ PORT   ?= 8000
 # pytest workers: two by default (this suite is I/O-bound on the database).
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench bench-quick install install-dev clean
+.PHONY: serve test lint bench bench-quick install install-dev clean screenshots translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ bench: install-dev
 ## bench-quick: a small run that checks the benchmark itself works
 bench-quick: install-dev
 	$(BIN)/python -m bench.run --quick
+
+## screenshots: the README's pictures of the pages (docs/*.png), in headless Chromium
+screenshots: install-dev
+	$(BIN)/python -m tests.screenshots
+
+## translations: extract the pages' messages into the catalogues, then compile them
+translations: install-dev
+	$(BIN)/python -m friendsgroup.web.catalogue update
+	$(BIN)/python -m friendsgroup.web.catalogue compile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.sqlite3*

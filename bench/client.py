@@ -41,7 +41,9 @@ class Connection:
         self.http.close()
 
 
-def latency(port: int, path: str, n: int, warmup: int) -> tuple[list[float], dict]:
+def latency(
+    port: int, path: str, n: int, warmup: int, as_json: bool = True
+) -> tuple[list[float], dict | str]:
     """Seconds per GET of ``path`` (``n`` timed after ``warmup``), and the last answer."""
     connection = Connection(port)
     timings, body = [], b""
@@ -54,7 +56,7 @@ def latency(port: int, path: str, n: int, warmup: int) -> tuple[list[float], dic
         if i >= warmup:
             timings.append(elapsed)
     connection.close()
-    return timings, json.loads(body)
+    return timings, json.loads(body) if as_json else body.decode()
 
 
 def post_all(

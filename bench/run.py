@@ -29,6 +29,7 @@ MB = 1024 * 1024
 ROUNDS = 3
 STARTED = time.monotonic()
 MEMBERS_PATH = f"/api/v1/groups/{HOT_SLUG}/members?as_of={END.isoformat()}"
+GROUP_PAGE_PATH = f"/groups/{HOT_SLUG}?as_of={END.isoformat()}"
 COUNTS_PATH = f"/api/v1/groups/{HOT_SLUG}/counts?" + urlencode(
     {"interval": "day", "from": HOT_FROM.isoformat(), "to": END.isoformat()}
 )
@@ -137,6 +138,7 @@ class Bench:
         self.phase("retract", began)
 
         self.p1_p2()
+        self.w1()
         p3_ids, p3_codes = self.p3(data)
 
         progress("checking that every 2xx write is in the database, and nothing else")
@@ -228,6 +230,30 @@ class Bench:
             "P2", f"counts, {len(points):,} daily points", median_ms(counts), "ms", p1.value, 5
         )
         self.phase("P1, P2", began)
+
+    def w1(self) -> None:
+        """W1: the group's page (report, chart, tables, HTML) against its members report."""
+        began = time.monotonic()
+        n, warmup, port = self.scale.requests // ROUNDS, self.scale.warmup, self.service.port
+        page, members = [], []
+        for round_ in range(1, ROUNDS + 1):
+            progress(f"W1 round {round_}/{ROUNDS}: {n} x group page, members report")
+            timings, html = self.call(client.latency, port, GROUP_PAGE_PATH, n, warmup, False)
+            page += timings
+            timings, answer = self.call(client.latency, port, MEMBERS_PATH, n, warmup)
+            members += timings
+        shown = html.count('<tr data-code="')
+        self.facts.update(w1_page_bytes=len(html.encode()), w1_rows_shown=shown)
+        self.row(
+            "W1",
+            f"group page, {answer['count']} members",
+            median_ms(page),
+            "ms",
+            median_ms(members),
+            1.5,
+            note="" if shown >= answer["count"] else "members missing from the page",
+        )
+        self.phase("W1", began)
 
     def p3(self, data: Dataset) -> tuple[list[int], set[str]]:
         """P3: concurrent accessions over HTTP against single-row INSERT + COMMIT."""

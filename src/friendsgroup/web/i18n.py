@@ -2,12 +2,14 @@
 
 import gettext
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pycountry
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import Babel, format_date, get_locale
+from flask_babel import gettext as translate
+from markupsafe import Markup
 
 LANGUAGES = ("en", "ja")
 DEFAULT_LANGUAGE = "en"
@@ -23,8 +25,10 @@ def select_locale() -> str:
 
 
 def language() -> str:
-    """The language of the current page."""
-    return str(get_locale() or DEFAULT_LANGUAGE)
+    """The language of the current page (asked once per request: every date and name asks)."""
+    if "page_language" not in g:
+        g.page_language = str(get_locale() or DEFAULT_LANGUAGE)
+    return g.page_language
 
 
 @cache
@@ -57,7 +61,31 @@ def day(value, style: str = "medium") -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    return _formatted(value, style, language())
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: date, style: str, lang: str) -> str:
+    # A page writes the same few hundred dates over and over; Babel's formatting is the cost.
     return format_date(value, style)
+
+
+def time_tag(value, style: str = "medium") -> Markup:
+    """``<time datetime="…">`` with the date written for the page's language."""
+    if not value:
+        return Markup("")
+    iso = value if isinstance(value, str) else value.isoformat()
+    return Markup('<time datetime="%s">%s</time>') % (iso, day(value, style))
+
+
+@lru_cache(maxsize=1024)
+def _word(word: str, lang: str) -> str:
+    return translate(word)
+
+
+def word(value: str | None) -> str:
+    """A word from the data (a region, a kind, a reliability) in the page's language."""
+    return _word(value, language()) if value else ""
 
 
 def init_app(app: Flask) -> Babel:
@@ -66,6 +94,8 @@ def init_app(app: Flask) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     babel = Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["day"] = day
+    app.jinja_env.globals["time_tag"] = time_tag
+    app.jinja_env.globals["word"] = word
     app.jinja_env.globals["participant_name"] = participant_name
     app.jinja_env.globals["language"] = language
     return babel

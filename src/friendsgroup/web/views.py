@@ -1,6 +1,7 @@
 """The pages: the registry, a group, a participant, an instrument, an event."""
 
 from datetime import date
+from urllib.parse import quote
 
 from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
@@ -46,9 +47,20 @@ def page_url(endpoint: str, **values) -> str:
     return url_for(endpoint, **values)
 
 
+def url_maker(endpoint: str, key: str):
+    """A function of one value giving ``page_url(endpoint, key=value)``, built once per page.
+
+    A member table links each of its rows; routing each link would cost more than the report.
+    """
+    marker = "__value__"
+    template = page_url(endpoint, **{key: marker})
+    before, after = template.split(marker, 1)
+    return lambda value: f"{before}{quote(str(value), safe='')}{after}"
+
+
 @blp.app_context_processor
 def helpers() -> dict:
-    return {"page_url": page_url, "reliabilities": RELIABILITIES}
+    return {"page_url": page_url, "reliabilities": RELIABILITIES, "url_maker": url_maker}
 
 
 @blp.errorhandler(Problem)
