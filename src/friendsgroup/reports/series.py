@@ -3,7 +3,7 @@
 import heapq
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import validation_problem
@@ -17,7 +17,12 @@ GROUP_TIMELINE = (
     .where(
         Event.group_id == bindparam("group_id"),
         visible_at(bindparam("known_at")),
-        Event.effective_on <= bindparam("end"),
+        # An accession pending on a point (earliest_on <= point < effective_on) may take
+        # effect after ``end``: the series reads it too, so that no point depends on ``to``.
+        or_(
+            Event.effective_on <= bindparam("end"),
+            and_(Event.type == "accession", Event.earliest_on <= bindparam("end")),
+        ),
     )
     .order_by(Event.effective_on, Event.id)
 )
