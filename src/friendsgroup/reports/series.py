@@ -7,7 +7,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import validation_problem
-from ..models import Event, Instrument
+from ..models import Event, Instrument, same_day_place
 from ..timeutil import interval_ends, isoformat_z
 from .announced import announcements_of
 from .visibility import moments, visible_at
@@ -24,7 +24,7 @@ GROUP_TIMELINE = (
             and_(Event.type == "accession", Event.earliest_on <= bindparam("end")),
         ),
     )
-    .order_by(Event.effective_on, Event.id)
+    .order_by(Event.effective_on, same_day_place())
 )
 
 
@@ -146,7 +146,7 @@ def instrument_counts(
         .where(
             Event.instrument_id == instrument.id, visible_at(known_at), Event.effective_on <= end
         )
-        .order_by(Event.effective_on, Event.id)
+        .order_by(Event.effective_on, same_day_place())
     ).all()
     committed: set[int] = set()
     reported: set[int] = set()
