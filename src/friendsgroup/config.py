@@ -17,6 +17,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024))
         self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 5))
         self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 3))
+        # Where clients reach the API (``https://registry.example.org``), for ``Link`` headers.
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
         self.RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", 5))
         self.API_TITLE = "friendsgroup"
         self.API_VERSION = "v1"

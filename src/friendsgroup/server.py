@@ -33,7 +33,8 @@ def run(host: str, port: int, workers: int) -> None:
             "timeout": 60,
             "graceful_timeout": 10,
             "accesslog": "-",
-            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            # The path without its query string: a query may carry what must not be logged.
+            "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
             # One control socket per user would clash between servers on one host.
             "control_socket_disable": True,
         }

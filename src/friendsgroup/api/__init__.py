@@ -12,7 +12,7 @@ from ..db import SAFE_METHODS
 from ..errors import PROBLEM_JSON, not_found
 from ..schemas import BaseSchema
 from ..tabular import CSV_MIMETYPE
-from . import lifecycle
+from . import lifecycle, strictness
 
 
 class ProblemSchema(BaseSchema):
@@ -58,6 +58,8 @@ class DocumentPlugin(BasePlugin):
                 success["content"][CSV_MIMETYPE] = {
                     "schema": {"type": "string", "description": "CSV with a header row"}
                 }
+            # Unknown query parameters are refused on every operation (see API_DESCRIPTION).
+            responses.setdefault(422, "UNPROCESSABLE_ENTITY")
             if method.upper() not in SAFE_METHODS:
                 operation["security"] = [{BEARER: []}]
                 responses.setdefault(401, "UNAUTHORIZED")
@@ -79,6 +81,8 @@ def init_app(app: Flask) -> None:
     """Bind a new API and its blueprints to the app (one per app: apps share no state)."""
     from . import events, groups, instruments, participants
 
+    # Before any route is added: ids are ASCII digits.
+    app.url_map.converters["int"] = strictness.AsciiIntegerConverter
     api = Api(
         app,
         spec_kwargs={
@@ -92,6 +96,8 @@ def init_app(app: Flask) -> None:
     for module in (participants, groups, instruments, events):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.before_request(refuse_impossible_path_keys)
+    app.before_request(strictness.refuse_token_in_url)
+    app.before_request(strictness.refuse_unknown_parameters)
     lifecycle.register(app)
 
 
@@ -113,5 +119,7 @@ API_DESCRIPTION = (
     "instrument, when, on what evidence, and how that record changed over time. "
     "Reads are public; writes need `Authorization: Bearer <token>`. Errors are "
     "RFC 9457 `application/problem+json`. Every derived read takes `as_of` (a date, "
-    "default today) and `known_at` (an instant, default now)."
+    "default today) and `known_at` (an instant, default now). "
+    "Query parameters an operation does not list are refused with 422 naming the parameter, "
+    "and a token in the URL (`access_token`) with 400."
 )

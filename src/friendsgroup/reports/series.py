@@ -37,8 +37,10 @@ def counts_series(
     known_at: datetime | None,
 ) -> dict:
     """Membership counts at the end of each interval, in one pass over the group's events."""
-    start = start or group.established_on
     end, known_at = moments(end, known_at)
+    # Without ``from``, the series starts when the group did, or at ``to`` if that is earlier
+    # (a group dated ahead): a plain request never fails on a parameter it did not send.
+    start = start or min(group.established_on, end)
     points_at = _points(start, end, interval)
     params = {"group_id": group.id, "known_at": known_at, "end": end}
     rows = session.connection().execute(GROUP_TIMELINE, params).all()
@@ -138,8 +140,8 @@ def instrument_counts(
     known_at: datetime | None,
 ) -> dict:
     """Committed participants at the end of each interval, in one pass over the events."""
-    start = start or instrument.adopted_on
     end, known_at = moments(end, known_at)
+    start = start or min(instrument.adopted_on, end)  # as for a group's series
     points_at = _points(start, end, interval)
     rows = session.execute(
         select(Event.participant_id, Event.type, Event.effective_on)
