@@ -40,6 +40,8 @@ class Bounds:
         )
 
 
+SQLITE_BUSY_TIMEOUT = 10  # seconds; still well under the server's request timeout (30 s)
+
 # What one-off callers (migrations, one-shot commands) get: only the connection is bounded.
 UNBOUNDED = Bounds(statement=0, lock=0, idle_in_transaction=0, pool=0)
 
@@ -52,8 +54,9 @@ def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -
     """An engine with the settings this service relies on for either database."""
     bounds = bounds or UNBOUNDED
     if is_sqlite(url):
-        # The busy timeout bounds a writer queued behind another's lock (0 would not wait).
-        busy = bounds.lock or 30
+        # The busy timeout bounds a writer queued behind the others: SQLite serialises every
+        # writer, so its queue is longer than a row lock's and its bound is too.
+        busy = max(bounds.lock, SQLITE_BUSY_TIMEOUT) if bounds.lock else 30
         engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
