@@ -265,3 +265,49 @@ def test_commitments_reports_and_withdrawals(client, auth, session):
     assert after["periods"] == [
         {"since": "2025-02-07", "until": "2025-09-01", "since_uncertain": False}
     ]
+
+
+def test_a_note_only_correction_keeps_the_events_place_among_same_day_events(client, auth):
+    create_group(client, auth)
+    accession = accede(client, auth, "KEN", "2024-06-01").json
+    withdrawal = withdraw(client, auth, "KEN", "2024-06-01").json
+    assert accede(client, auth, "KEN", "2024-06-01").status_code == 201
+    # Correcting the first accession's note: it stays before the withdrawal of the same day.
+    response = client.post(
+        f"/api/v1/events/{accession['id']}/correction",
+        json={"reason": "typo", "note": "joined at the summit"},
+        headers=auth,
+    )
+    assert response.status_code == 201, response.json
+    replacement = response.json
+    # So does a correction of the correction, and one of the withdrawal between them.
+    again = client.post(
+        f"/api/v1/events/{replacement['id']}/correction",
+        json={"reason": "typo", "note": "joined at the Hiroshima summit"},
+        headers=auth,
+    )
+    assert again.status_code == 201, again.json
+    left = client.post(
+        f"/api/v1/events/{withdrawal['id']}/correction",
+        json={"reason": "typo", "note": "left the same day"},
+        headers=auth,
+    )
+    assert left.status_code == 201, left.json
+    assert members(client, "2024-06-01") == ["KEN"]
+    assert periods(client, "KEN") == [("2024-06-01", "2024-06-01"), ("2024-06-01", None)]
+    # Naming the same day keeps the place too; moving to another day leaves the withdrawal alone.
+    same_day = client.post(
+        f"/api/v1/events/{again.json['id']}/correction",
+        json={"reason": "r", "effective_on": "2024-06-01"},
+        headers=auth,
+    )
+    assert same_day.status_code == 201, same_day.json
+    assert_problem(
+        client.post(
+            f"/api/v1/events/{same_day.json['id']}/correction",
+            json={"reason": "r", "effective_on": "2024-06-02"},
+            headers=auth,
+        ),
+        409,
+        "history-conflict",
+    )

@@ -25,6 +25,11 @@ class Recorded:
     type: str
     on: date
     retracted: bool = False
+    place: int | None = None  # kept from the event it corrected on the same day
+
+    @property
+    def order(self) -> int:
+        return self.place or self.id
 
 
 class Model:
@@ -43,7 +48,7 @@ class Model:
 
     def timeline(self, participant: str, without: int | None = None):
         return [
-            (e.on, e.id, e.type)
+            (e.on, e.order, e.type)
             for e in self.events
             if e.participant == participant and not e.retracted and e.id != without
         ]
@@ -56,7 +61,8 @@ class Model:
 
     def may_correct(self, event: Recorded, on: date) -> bool:
         rest = self.timeline(event.participant, event.id)
-        return not event.retracted and self.alternates([*rest, (on, float("inf"), event.type)])
+        order = event.order if on == event.on else float("inf")
+        return not event.retracted and self.alternates([*rest, (on, order, event.type)])
 
     def members(self, on: date) -> list[str]:
         result = []
@@ -137,8 +143,9 @@ def test_the_api_decides_like_the_model(app, steps, probes):
             assert response.status_code == (201 if expected else 409), (step, response.json)
             if expected:
                 event.retracted = True
+                place = event.order if on == event.on else None
                 model.events.append(
-                    Recorded(response.json["id"], event.participant, event.type, on)
+                    Recorded(response.json["id"], event.participant, event.type, on, place=place)
                 )
     for on in probes:
         report = client.get(f"/api/v1/groups/friends/members?as_of={on.isoformat()}").json

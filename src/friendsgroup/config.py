@@ -16,7 +16,17 @@ class Config:
         self.DATABASE_URL = os.environ.get("DATABASE_URL") or default_database_url()
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024))
         self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 5))
-        self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 3))
+        # Every wait on the database is bounded (seconds; 0: unbounded): past a bound the
+        # request answers 503 with Retry-After rather than hold a server thread.
+        self.DB_CONNECT_TIMEOUT = float(os.environ.get("DB_CONNECT_TIMEOUT", 2))
+        self.DB_STATEMENT_TIMEOUT = float(os.environ.get("DB_STATEMENT_TIMEOUT", 3))
+        self.DB_LOCK_TIMEOUT = float(os.environ.get("DB_LOCK_TIMEOUT", 2))
+        self.DB_IDLE_IN_TRANSACTION_TIMEOUT = float(
+            os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT", 10)
+        )
+        self.DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", 2))
+        # Where clients reach the API (``https://registry.example.org``), for ``Link`` headers.
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
         self.RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", 5))
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
         self.API_TITLE = "friendsgroup"

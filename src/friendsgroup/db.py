@@ -2,10 +2,14 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from .folding import register_sqlite
+from .watchdog import watch
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -15,20 +19,66 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> Engine:
+@dataclass(frozen=True)
+class Bounds:
+    """How long any one wait on the database may last, in seconds (0: unbounded)."""
+
+    connect: float = 2  # a new connection, the whole handshake (libpq's least is 2)
+    statement: float = 3  # one statement (server side; the watchdog if the server hangs)
+    lock: float = 2  # a lock held by another transaction; also SQLite's busy timeout
+    idle_in_transaction: float = 10  # a transaction left open by a stuck client
+    pool: float = 2  # waiting for a free pooled connection
+
+    @classmethod
+    def from_config(cls, config) -> "Bounds":
+        return cls(
+            connect=config["DB_CONNECT_TIMEOUT"],
+            statement=config["DB_STATEMENT_TIMEOUT"],
+            lock=config["DB_LOCK_TIMEOUT"],
+            idle_in_transaction=config["DB_IDLE_IN_TRANSACTION_TIMEOUT"],
+            pool=config["DB_POOL_TIMEOUT"],
+        )
+
+
+SQLITE_BUSY_TIMEOUT = 10  # seconds; still well under the server's request timeout (30 s)
+
+# What one-off callers (migrations, one-shot commands) get: only the connection is bounded.
+UNBOUNDED = Bounds(statement=0, lock=0, idle_in_transaction=0, pool=0)
+
+
+def _milliseconds(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -> Engine:
     """An engine with the settings this service relies on for either database."""
+    bounds = bounds or UNBOUNDED
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # The busy timeout bounds a writer queued behind the others: SQLite serialises every
+        # writer, so its queue is longer than a row lock's and its bound is too.
+        busy = max(bounds.lock, SQLITE_BUSY_TIMEOUT) if bounds.lock else 30
+        engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    settings = {
+        "statement_timeout": bounds.statement,
+        "lock_timeout": bounds.lock,
+        "idle_in_transaction_session_timeout": bounds.idle_in_transaction,
+    }
+    options = " ".join(f"-c {name}={_milliseconds(value)}" for name, value in settings.items())
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        pool_timeout=connect_timeout + 2,
-        connect_args={"connect_timeout": connect_timeout},
+        pool_timeout=bounds.pool or None,
+        connect_args={"connect_timeout": max(1, round(bounds.connect)), "options": options},
     )
+    if bounds.statement:
+        # A frozen server enforces no timeout of its own: the watchdog cuts the wait, a little
+        # after the server would have.
+        watch(engine, bounds.statement + 0.5)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -41,8 +91,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a transaction answered 2xx survives a power failure (NORMAL may lose the last).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
+        register_sqlite(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
@@ -55,9 +107,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """Owns the engine and the session factories of one app."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size, connect_timeout=connect_timeout)
+        self.engine = make_engine(url, pool_size=pool_size, bounds=bounds)
         writer = self.engine.execution_options(sqlite_immediate=True)
         # Reads on PostgreSQL need no transaction of their own (each report is one or two
         # statements): autocommit saves the BEGIN and ROLLBACK round trips on every GET.
@@ -101,7 +153,7 @@ def init_app(app: Flask) -> Database:
     database = Database(
         app.config["DATABASE_URL"],
         pool_size=app.config["DB_POOL_SIZE"],
-        connect_timeout=app.config["DB_CONNECT_TIMEOUT"],
+        bounds=Bounds.from_config(app.config),
     )
     app.extensions["friendsgroup.db"] = database
     app.teardown_appcontext(close_session)

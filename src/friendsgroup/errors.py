@@ -33,9 +33,16 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
-def bad_request(detail: str) -> Problem:
-    """A 400 for a request that cannot be read at all."""
-    return Problem(400, "bad-request", "Bad request", detail)
+def bad_request(
+    detail: str,
+    *,
+    type_: str = "bad-request",
+    title: str = "Bad request",
+    field: str | None = None,
+) -> Problem:
+    """A 400 for a request that cannot be taken as sent, optionally naming what is at fault."""
+    errors = {field: [detail]} if field else None
+    return Problem(400, type_, title, detail, errors=errors)
 
 
 def unauthorized(detail: str) -> Problem:

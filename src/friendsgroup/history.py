@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import Problem, conflict, validation_problem
-from .models import Announcement, Event, Group, Instrument, Participant, Source
+from .models import Announcement, Event, Group, Instrument, Participant, Source, same_day_place
 from .participants import resolve_participant
 from .timeutil import today, utcnow
 
@@ -30,7 +30,7 @@ class Step:
 
     type: str
     effective_on: date
-    order: float  # the event id; a not-yet-written event sorts after its same-day peers
+    order: float  # its place (see same_day_place); a new event sorts after its same-day peers
     event_id: int | None = None
 
 
@@ -236,13 +236,13 @@ def lock_participant(session: Session, participant: Participant) -> None:
 def visible_steps(session: Session, target: Target, participant: Participant) -> list[Step]:
     """The current (unretracted) events of a participant in a group or instrument."""
     rows = session.execute(
-        select(Event.id, Event.type, Event.effective_on).where(
+        select(Event.id, Event.type, Event.effective_on, same_day_place().label("place")).where(
             target.event_filter(),
             Event.participant_id == participant.id,
             Event.retracted_at.is_(None),
         )
     )
-    return [Step(row.type, row.effective_on, row.id, row.id) for row in rows]
+    return [Step(row.type, row.effective_on, row.place, row.id) for row in rows]
 
 
 def _enforce(target: Target, who: str, steps: list[Step], new: Step | None) -> None:
@@ -349,7 +349,10 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         },
     )
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
-    _enforce(target, event.participant.code, steps, _new_step(event.type, effective_on))
+    # Same type, same day: the replacement keeps the replaced event's place among its peers.
+    place = (event.place or event.id) if effective_on == event.effective_on else None
+    new = Step(event.type, effective_on, place) if place else _new_step(event.type, effective_on)
+    _enforce(target, event.participant.code, steps, new)
     now = utcnow()
     event.retracted_at = now
     event.retraction_reason = changes["reason"]
@@ -366,6 +369,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         recorded_by=recorded_by,
         sources=build_sources(sources),
         supersedes_id=event.id,
+        place=place,
         superseded_by=None,
     )
     session.add(replacement)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -239,6 +240,9 @@ class Event(Base):
     retracted_at: Mapped[datetime | None]
     retraction_reason: Mapped[str | None] = mapped_column(Text)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    # The place among same-day events when it is not the id: a correction that keeps the date
+    # stands where the event it replaces stood (see ``same_day_place``).
+    place: Mapped[int | None]
 
     participant: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
     group: Mapped[Group | None] = relationship(lazy="joined")
@@ -375,3 +379,8 @@ class AuditEntry(Base):
     problem: Mapped[str | None] = mapped_column(String(100))
     # {"created": {"events": [[first_id, last_id], ...]}, "retracted": {...}}
     rows: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+
+
+def same_day_place():
+    """An event's place among the events of its day: its ``place`` if it keeps one, else its id."""
+    return func.coalesce(Event.place, Event.id)

@@ -1,9 +1,30 @@
 """gunicorn, started from code so that ``friendsgroup serve`` needs no other command."""
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from .config import Config
 from .logs import AccessLogger, logconfig
+
+# A client that stops sending mid-request frees its thread after this many seconds.
+CLIENT_TIMEOUT = 10
+
+
+class BoundedThreadWorker(ThreadWorker):
+    """gthread whose reads from a client time out (gthread's own reads never do)."""
+
+    def handle(self, conn):
+        if not getattr(conn, "bounded", False):
+            conn.bounded = True
+            init = conn.init
+
+            def init_with_timeout():
+                init()
+                # After handle() sets the socket blocking, before the request is parsed.
+                conn.sock.settimeout(CLIENT_TIMEOUT)
+
+            conn.init = init_with_timeout
+        return super().handle(conn)
 
 
 class Server(BaseApplication):
@@ -31,10 +52,19 @@ def run(host: str, port: int, workers: int) -> None:
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "gthread",
-            "threads": 4,
-            "timeout": 60,
+            # Threads, so that requests waiting on the database (each wait bounded, db.Bounds)
+            # or on slow clients (CLIENT_TIMEOUT) leave others served; /healthz needs no database.
+            "worker_class": "friendsgroup.server.BoundedThreadWorker",
+            "threads": 16,
+            "keepalive": 5,
+            # A request running longer than this is stopped with its worker (none should: every
+            # wait is bounded well below it).
+            "timeout": 30,
             "graceful_timeout": 10,
+            # The request line fits the longest cursor link; headers stay small.
+            "limit_request_line": 8190,
+            "limit_request_fields": 50,
+            "limit_request_field_size": 8190,
             "accesslog": "-",
             "logger_class": AccessLogger,
             "logconfig_dict": logconfig(Config().LOG_FORMAT),

@@ -12,7 +12,7 @@ from ..db import SAFE_METHODS
 from ..errors import PROBLEM_JSON, not_found
 from ..schemas import BaseSchema
 from ..tabular import CSV_MIMETYPE, XLSX_MIMETYPE
-from . import lifecycle
+from . import lifecycle, strictness
 
 
 class ProblemSchema(BaseSchema):
@@ -61,6 +61,8 @@ class DocumentPlugin(BasePlugin):
                 success["content"][XLSX_MIMETYPE] = {
                     "schema": {"type": "string", "format": "binary", "description": "XLSX"}
                 }
+            # Unknown query parameters are refused on every operation (see API_DESCRIPTION).
+            responses.setdefault(422, "UNPROCESSABLE_ENTITY")
             if method.upper() not in SAFE_METHODS:
                 operation["security"] = [{BEARER: []}]
                 responses.setdefault(401, "UNAUTHORIZED")
@@ -82,6 +84,8 @@ def init_app(app: Flask) -> None:
     """Bind a new API and its blueprints to the app (one per app: apps share no state)."""
     from . import audit, auth, events, groups, instruments, participants
 
+    # Before any route is added: ids are ASCII digits.
+    app.url_map.converters["int"] = strictness.AsciiIntegerConverter
     api = Api(
         app,
         spec_kwargs={
@@ -96,6 +100,7 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     auth.register(app)
     app.before_request(refuse_impossible_path_keys)
+    app.before_request(strictness.refuse_unknown_parameters)
     lifecycle.register(app)
 
 
@@ -117,5 +122,7 @@ API_DESCRIPTION = (
     "instrument, when, on what evidence, and how that record changed over time. "
     "Reads are public; writes need `Authorization: Bearer <token>`. Errors are "
     "RFC 9457 `application/problem+json`. Every derived read takes `as_of` (a date, "
-    "default today) and `known_at` (an instant, default now)."
+    "default today) and `known_at` (an instant, default now). "
+    "Query parameters an operation does not list are refused with 422 naming the parameter, "
+    "and a token in the URL (`access_token`) with 400."
 )

@@ -147,12 +147,12 @@ def authorize(caller: Caller) -> None:
 def refuse_token_in_query() -> None:
     """400 for ``?access_token=``: a URL is logged, cached and sent on as a Referer."""
     if "access_token" in request.args:
-        problem = bad_request(
-            "send the token in an 'Authorization: Bearer <token>' header, never in the URL"
+        raise bad_request(
+            "send the token in an 'Authorization: Bearer <token>' header, never in the URL",
+            type_="token-in-url",
+            title="Token in the URL",
+            field="access_token",
         )
-        problem.type, problem.title = "token-in-url", "Token in the URL"
-        problem.errors = {"access_token": ["is not accepted in the query string"]}
-        raise problem
 
 
 def register(app: Flask) -> None:

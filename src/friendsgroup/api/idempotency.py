@@ -16,7 +16,9 @@ from ..timeutil import utcnow
 
 KEEP_FOR = timedelta(hours=48)
 # A claim this old was left by a process that died mid-request; a retry may take it over.
-STALE_AFTER = timedelta(minutes=2)
+# Every wait of a request is bounded (db.Bounds) and the server stops a request after its
+# ``timeout`` (server.py), so no live request holds a claim this long.
+STALE_AFTER = timedelta(seconds=30)
 REPLAYED_HEADERS = ("Location", "Content-Type")
 
 
@@ -107,9 +109,14 @@ def store(session: Session, response: Response) -> None:
     record.headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
 
 
-def release() -> None:
+def current_claim() -> tuple[int, str]:
+    """The (token id, key) this request claimed."""
+    return g.idempotency_claim
+
+
+def release(claim: tuple[int, str] | None = None) -> None:
     """Forget a claim whose request failed on our side, so that a retry can run it."""
-    token_id, key = g.pop("idempotency_claim")
+    token_id, key = claim or g.idempotency_claim
     with get_db().transaction() as session:
         session.execute(
             delete(IdempotencyKey).where(
@@ -118,6 +125,7 @@ def release() -> None:
                 IdempotencyKey.status.is_(None),
             )
         )
+    g.pop("idempotency_claim", None)
 
 
 def settle() -> None:

@@ -2,9 +2,10 @@
 
 import json
 import logging
+import time
 
 from flask import Flask, Response, request
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..db import SAFE_METHODS, get_session, has_session
 from ..errors import (
@@ -63,17 +64,51 @@ def finish_write(response: Response) -> Response:
     """Commit the request's work with its idempotency record, or roll it all back."""
     if request.method in SAFE_METHODS:
         return response
-    if has_session():
-        if response.status_code < 400:
-            response = _commit(response)
-        else:
-            get_session().rollback()
-    if idempotency.has_claim():
-        idempotency.remember(response)
-    if response.status_code >= 400 and _is_api_write():
+    try:
+        if has_session():
+            if response.status_code < 400:
+                response = _commit(response)
+            else:
+                get_session().rollback()
+        if idempotency.has_claim():
+            idempotency.remember(response)
+    except SQLAlchemyError as error:
+        # The one place a dead connection at the end of a write becomes an answer (a rollback
+        # on it raises DBAPIError or, once the connection is invalidated, PendingRollbackError).
+        response = _unavailable(error)
+    # A 503 is not audited: the database that would take the entry is the one that failed.
+    if response.status_code >= 400 and response.status_code != 503 and _is_api_write():
         audit.record_refusal(response)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _unavailable(error: SQLAlchemyError) -> Response:
+    """503 for a commit or rollback the database could not take; the key is free for a retry."""
+    log.warning("database unavailable at the end of a write: %s", type(error).__name__)
+    if idempotency.has_claim():
+        _release_claim()
+    return service_unavailable()
+
+
+# A database restarting comes back within a second or two: the release is retried this long.
+RELEASE_WITHIN = 2.0
+
+
+def _release_claim() -> None:
+    """Free the request's Idempotency-Key, so that the client's retry runs at once."""
+    claim = idempotency.current_claim()
+    deadline = time.monotonic() + RELEASE_WITHIN
+    while True:
+        try:
+            idempotency.release(claim)
+            return
+        except SQLAlchemyError:
+            if time.monotonic() >= deadline:
+                # Still down: the claim goes stale after STALE_AFTER; a retry takes it over.
+                log.warning("idempotency claim kept: the database is still unavailable")
+                return
+            time.sleep(0.25)
 
 
 def _commit(response: Response) -> Response:
@@ -90,9 +125,9 @@ def _commit(response: Response) -> Response:
             conflict("conflict", "Conflict", "a concurrent change conflicts with this one")
         )
     except DBAPIError as error:
-        session.rollback()
         if is_database_unavailable(error):
-            return service_unavailable()
+            raise  # finish_write answers 503 (the rollback on a dead connection would fail)
+        session.rollback()
         log.error("commit failed: %s", type(error).__name__)
         return problem_response(internal_error())
     idempotency.settle()

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from urllib.parse import urlencode
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
@@ -80,7 +80,10 @@ def next_link(next_cursor: str | None) -> dict[str, str]:
         return {}
     args = request.args.to_dict()
     args["cursor"] = next_cursor
-    return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}
+    # From the configured public base, never the client's Host header; else a path (RFC 8288
+    # resolves it against the request's URL).
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    return {"Link": f'<{base.rstrip("/")}{request.path}?{urlencode(args)}>; rel="next"'}
 
 
 EVENT_CSV_COLUMNS = columns_of(EventSchema)

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..db import get_session
+from ..folding import fold, folded
 from ..models import Event, Participant
 from ..participants import get_participant_or_404
 from ..registration import build_participant
@@ -36,13 +37,16 @@ class Participants(MethodView):
         statement = select(Participant)
         if "kind" in args:
             statement = statement.where(Participant.kind == args["kind"])
+        # Filters are values, never patterns: compared folded, the same on either database.
         if "region" in args:
-            region = args["region"].lower()
+            region = fold(args["region"])
             statement = statement.where(
-                (Participant.region.ilike(region)) | (Participant.sub_region.ilike(region))
+                (folded(Participant.region) == region) | (folded(Participant.sub_region) == region)
             )
         if "q" in args:
-            statement = statement.where(Participant.name.icontains(args["q"], autoescape=True))
+            statement = statement.where(
+                folded(Participant.name).contains(fold(args["q"]), autoescape=True)
+            )
         items, next_cursor = paginate(
             get_session(), statement, [Participant.code], [str], args["limit"], args["cursor"]
         )

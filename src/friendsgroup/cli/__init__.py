@@ -29,7 +29,9 @@ def app() -> Flask:
     if "friendsgroup.app" not in root.meta:
         from .. import create_app
 
-        created = root.meta["friendsgroup.app"] = create_app()
+        # An operator's command is not a request: its statements may run as long as they need.
+        one_shot = {"DB_STATEMENT_TIMEOUT": 0, "DB_IDLE_IN_TRANSACTION_TIMEOUT": 0}
+        created = root.meta["friendsgroup.app"] = create_app(one_shot)
         # A one-shot command closes its connections rather than leave them to the collector.
         root.call_on_close(lambda: get_db(created).dispose())
     return root.meta["friendsgroup.app"]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from .. import history
 from ..errors import Problem
 from ..history import Step, Target, lock_participant, timeline_problem
-from ..models import Event, Group, Instrument, Participant
+from ..models import Event, Group, Instrument, Participant, same_day_place
 from ..participants import canonical_code, iso_country, resolve_participant
 from .lines import BulkProblems, LineProblem, NewEvent
 from .writers import BatchWriter, CopyWriter
@@ -268,6 +268,7 @@ class _BulkRecorder:
                     Event.group_id,
                     Event.instrument_id,
                     Event.participant_id,
+                    same_day_place().label("place"),
                 ).where(
                     Event.participant_id.in_(ids[at : at + 1_000]), Event.retracted_at.is_(None)
                 )
@@ -275,7 +276,7 @@ class _BulkRecorder:
             for row in rows:
                 key = ("group", row.group_id) if row.group_id else ("instrument", row.instrument_id)
                 self.existing[key, code_of[row.participant_id]].append(
-                    Step(row.type, row.effective_on, row.id, row.id)
+                    Step(row.type, row.effective_on, row.place, row.id)
                 )
 
     def _check(

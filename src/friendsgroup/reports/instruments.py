@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Event, Group, Instrument, Participant
+from ..models import Event, Group, Instrument, Participant, same_day_place
 from ..timeutil import isoformat_z
 from .members import members_report
 from .standing import Standing
@@ -37,7 +37,7 @@ def instrument_participants(
         .where(
             Event.instrument_id == instrument.id, visible_at(known_at), Event.effective_on <= as_of
         )
-        .order_by(Event.effective_on, Event.id)
+        .order_by(Event.effective_on, same_day_place())
     )
     standings: dict[int, Standing] = defaultdict(Standing)
     who: dict[int, tuple] = {}

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from ..models import Event, Participant
+from ..models import Event, Participant, same_day_place
 from ..timeutil import isoformat_z
 from .announced import announced_block, announcements_of, latest_announcement
 from .evidence import possible_members, strongest_sources
@@ -34,7 +34,7 @@ def _members_statement():
             func.row_number()
             .over(
                 partition_by=Event.participant_id,
-                order_by=(Event.effective_on.desc(), Event.id.desc()),
+                order_by=(Event.effective_on.desc(), same_day_place().desc()),
             )
             .label("rank"),
         )

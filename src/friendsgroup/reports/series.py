@@ -3,11 +3,11 @@
 import heapq
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import validation_problem
-from ..models import Event, Instrument
+from ..models import Event, Instrument, same_day_place
 from ..timeutil import interval_ends, isoformat_z
 from .announced import announcements_of
 from .visibility import moments, visible_at
@@ -17,9 +17,14 @@ GROUP_TIMELINE = (
     .where(
         Event.group_id == bindparam("group_id"),
         visible_at(bindparam("known_at")),
-        Event.effective_on <= bindparam("end"),
+        # An accession pending on a point (earliest_on <= point < effective_on) may take
+        # effect after ``end``: the series reads it too, so that no point depends on ``to``.
+        or_(
+            Event.effective_on <= bindparam("end"),
+            and_(Event.type == "accession", Event.earliest_on <= bindparam("end")),
+        ),
     )
-    .order_by(Event.effective_on, Event.id)
+    .order_by(Event.effective_on, same_day_place())
 )
 
 
@@ -32,8 +37,10 @@ def counts_series(
     known_at: datetime | None,
 ) -> dict:
     """Membership counts at the end of each interval, in one pass over the group's events."""
-    start = start or group.established_on
     end, known_at = moments(end, known_at)
+    # Without ``from``, the series starts when the group did, or at ``to`` if that is earlier
+    # (a group dated ahead): a plain request never fails on a parameter it did not send.
+    start = start or min(group.established_on, end)
     points_at = _points(start, end, interval)
     params = {"group_id": group.id, "known_at": known_at, "end": end}
     rows = session.connection().execute(GROUP_TIMELINE, params).all()
@@ -133,15 +140,15 @@ def instrument_counts(
     known_at: datetime | None,
 ) -> dict:
     """Committed participants at the end of each interval, in one pass over the events."""
-    start = start or instrument.adopted_on
     end, known_at = moments(end, known_at)
+    start = start or min(instrument.adopted_on, end)  # as for a group's series
     points_at = _points(start, end, interval)
     rows = session.execute(
         select(Event.participant_id, Event.type, Event.effective_on)
         .where(
             Event.instrument_id == instrument.id, visible_at(known_at), Event.effective_on <= end
         )
-        .order_by(Event.effective_on, Event.id)
+        .order_by(Event.effective_on, same_day_place())
     ).all()
     committed: set[int] = set()
     reported: set[int] = set()

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Event, Group, Instrument, Participant
+from ..models import Event, Group, Instrument, Participant, same_day_place
 from .visibility import moments, visible_at
 
 
@@ -59,7 +59,7 @@ def participant_standing(
             Event.effective_on <= as_of,
             visible_at(known_at),
         )
-        .order_by(Event.effective_on, Event.id)
+        .order_by(Event.effective_on, same_day_place())
     )
     groups: dict[str, Standing] = defaultdict(Standing)
     instruments: dict[str, Standing] = defaultdict(Standing)
