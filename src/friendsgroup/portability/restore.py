@@ -1,0 +1,212 @@
+"""Load a dump (or a SQLite backup) into a migrated, empty database: every line checked,
+the rules of history re-checked, all in one transaction."""
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Connection, Engine, create_engine, exists, select
+
+from .. import migrate
+from ..history import Step, timeline_problem
+from ..models import Event, Group, Instrument, Participant
+from . import PortabilityError
+from .dump import dump_chunks
+from .dumpfile import Body, LineError, check_header, lines_of, parse, row_decoder
+from .schema import NOT_FACTS, DumpedTable, all_tables, dumped_table
+from .writers import adapter_for, advance_sequences, writer_for
+
+Progress = Callable[[str], None]
+PROGRESS_EVERY = 50_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def restore_file(engine: Engine, path: str, progress: Progress | None = None) -> dict[str, int]:
+    """Restore a dump file (``-`` for stdin) or a SQLite backup into the database."""
+    if path == "-":
+        import sys
+
+        return restore_lines(engine, sys.stdin.buffer, progress)
+    file = Path(path)
+    with file.open("rb") as handle:
+        if handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
+            return _restore_sqlite_backup(engine, file, progress)
+        handle.seek(0)
+        return restore_lines(engine, handle, progress)
+
+
+def _restore_sqlite_backup(engine: Engine, file: Path, progress) -> dict[str, int]:
+    """A backup is a SQLite database: it is dumped (read-only) straight into the restore."""
+    source = create_engine(f"sqlite:///file:{file.resolve()}?mode=ro&uri=true")
+    try:
+        if migrate.schema_status(source).current != migrate.head_revision():
+            raise PortabilityError(
+                f"the backup is of schema revision {migrate.schema_status(source).current}, "
+                f"this friendsgroup is at {migrate.head_revision()}: upgrade a copy of it "
+                "first (DATABASE_URL=sqlite:///COPY friendsgroup db upgrade)"
+            )
+        return restore_lines(engine, lines_of(dump_chunks(source)), progress)
+    finally:
+        source.dispose()
+
+
+def restore_lines(
+    engine: Engine, lines: Iterable[bytes] | IO[bytes], progress: Progress | None = None
+) -> dict[str, int]:
+    """Restore the dump given line by line; the rows restored per table. Nothing on error."""
+    status = migrate.schema_status(engine)
+    if not status.at_head:
+        raise PortabilityError(
+            f"database at {status.current or 'base'}, code expects {status.head}: "
+            "run 'friendsgroup db upgrade' first"
+        )
+    numbered = enumerate(lines, start=1)
+    first = next(numbered, None)
+    if first is None:
+        raise PortabilityError("the file is empty")
+    header = check_header(parse(*first))
+    if header["revision"] != status.head:
+        raise PortabilityError(
+            f"the dump is of schema revision {header['revision']}, this database is at "
+            f"{status.head}: restore it with the friendsgroup release of that revision"
+        )
+    plan = _plan(header)
+    writing = engine.execution_options(sqlite_immediate=True)
+    with writing.connect() as connection, connection.begin():
+        _refuse_if_not_empty(connection)
+        counts = _load(connection, numbered, plan, progress)
+        if progress:
+            progress("restore: checking the rules of history")
+        _check_history(connection)
+        advance_sequences(connection, [table for table, _ in plan])
+    if progress:
+        progress(f"restore: {sum(counts.values()):,} rows of {len(counts)} tables committed")
+    return counts
+
+
+def _plan(header: dict) -> list[tuple[DumpedTable, int]]:
+    """The header's tables, each a table of this schema with the same columns, in order."""
+    known = {table.name: (position, table) for position, table in enumerate(all_tables())}
+    named = [entry["name"] for entry in header["tables"]]
+    accounted = set(named) | set(header["left_out"])
+    if accounted != set(known) or len(named) != len(set(named)):
+        unknown = sorted(accounted - set(known)) or sorted(set(known) - accounted)
+        raise PortabilityError(
+            f"line 1: the header's tables do not match this schema ({', '.join(unknown)})"
+        )
+    plan, last = [], -1
+    for entry in header["tables"]:
+        position, table = known[entry["name"]]
+        if table.name in NOT_FACTS:
+            raise PortabilityError(f"line 1: {table.name} holds no facts and is never restored")
+        if position < last:
+            raise PortabilityError(f"line 1: {table.name} comes before a table it depends on")
+        last = position
+        dumped = dumped_table(table)
+        if entry["columns"] != dumped.header():
+            raise PortabilityError(f"line 1: the columns of {table.name} differ from this schema")
+        if entry["rows"] < 0:
+            raise PortabilityError(f"line 1: {table.name} has a negative row count")
+        plan.append((dumped, entry["rows"]))
+    return plan
+
+
+def _refuse_if_not_empty(connection: Connection) -> None:
+    for table in all_tables():
+        if connection.scalar(select(exists().select_from(table))):
+            raise PortabilityError(
+                f"the database is not empty ({table.name} has rows): restore only into a new, "
+                "migrated database"
+            )
+
+
+def _load(connection: Connection, numbered: Iterator, plan, progress) -> dict[str, int]:
+    """Write every row, checking each line, the sections against the header, the digest."""
+    body = Body()
+    counts: dict[str, int] = {}
+    pending = iter(plan)
+    adapt = adapter_for(connection)
+    table = writer = decode = None
+    expected = done = 0
+
+    def finish(number: int) -> None:
+        if table is None:
+            return
+        writer.close()
+        if done != expected:
+            raise LineError(number, f"{table.name} has {done} rows, the header says {expected}")
+        counts[table.name] = done
+
+    try:
+        for number, line in numbered:
+            value = parse(number, line)
+            if type(value) is list:
+                if table is None:
+                    raise LineError(number, "a row before the first table")
+                writer.add(decode(number, value))
+                body.update(line)
+                done += 1
+                if progress and done % PROGRESS_EVERY == 0:
+                    progress(f"restore: {table.name} {done:,}/{expected:,}")
+                continue
+            if type(value) is dict and "table" in value:
+                finish(number)
+                following = next(pending, None)
+                if following is None or following[0].name != value["table"]:
+                    wanted = following[0].name if following else "the closing line"
+                    raise LineError(number, f"table {value['table']!r} where {wanted} was due")
+                (table, expected), done = following, 0
+                writer = writer_for(connection, table)
+                decode = row_decoder(table, adapt)
+                body.update(line)
+                continue
+            if type(value) is dict and value.get("end") is True:
+                finish(number)
+                table = None
+                _check_closing(number, value, body, sum(counts.values()), pending)
+                for extra, _ in numbered:
+                    raise LineError(extra, "a line after the closing line")
+                return counts
+            raise LineError(number, "neither a row, a table nor the closing line")
+    except BaseException:
+        if table is not None and hasattr(writer, "abort"):
+            writer.abort()
+        raise
+    raise PortabilityError("the file ends before its closing line: it is truncated")
+
+
+def _check_closing(number: int, value: dict, body: Body, rows: int, pending) -> None:
+    missing = [table.name for table, _ in pending]
+    if missing:
+        raise LineError(number, f"the closing line comes before {', '.join(missing)}")
+    if value.get("rows") != rows:
+        raise LineError(number, f"the closing line counts {value.get('rows')} rows, not {rows}")
+    if value.get("sha256") != body.hexdigest():
+        raise LineError(number, "the digest does not match the lines: the file was altered")
+
+
+def _check_history(connection: Connection) -> None:
+    """Each participant's visible events in each group and instrument, by history's rules."""
+    key = (Event.group_id, Event.instrument_id, Event.participant_id)
+    statement = (
+        select(*key, Event.id, Event.type, Event.effective_on)
+        .where(Event.retracted_at.is_(None))
+        .order_by(*key, Event.effective_on, Event.id)
+    )
+    rows = connection.execution_options(yield_per=10_000).execute(statement)
+    for (group_id, instrument_id, participant_id), timeline in groupby(
+        rows, key=lambda row: (row.group_id, row.instrument_id, row.participant_id)
+    ):
+        steps = [Step(row.type, row.effective_on, row.id, row.id) for row in timeline]
+        if timeline_problem(steps, None, "", group_id is not None) is None:
+            continue
+        # Broken: name the target and the participant in the message.
+        target = connection.scalar(
+            select(Group.slug).where(Group.id == group_id)
+            if group_id is not None
+            else select(Instrument.slug).where(Instrument.id == instrument_id)
+        )
+        who = connection.scalar(select(Participant.code).where(Participant.id == participant_id))
+        problem = timeline_problem(steps, None, target, group_id is not None, who)
+        raise PortabilityError(f"the dump breaks the rules of history: {problem.detail}")

@@ -1,0 +1,122 @@
+"""How restored rows reach the database: COPY on PostgreSQL, batched INSERTs elsewhere."""
+
+from datetime import UTC
+
+from psycopg.types.json import Json
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from . import PortabilityError
+from .schema import DumpedTable
+
+BATCH = 5_000
+
+
+def refused(table: DumpedTable, error: Exception) -> PortabilityError:
+    """The database's own refusal of a row (a key, a check), as a one-line reason."""
+    original = getattr(error, "orig", error)
+    first = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)
+    return PortabilityError(f"{table.name}: the database refused a row: {first}")
+
+
+class InsertWriter:
+    """Multi-row INSERTs through SQLAlchemy, which stores each type as the app does."""
+
+    adapt = None
+
+    def __init__(self, connection: Connection, table: DumpedTable) -> None:
+        self.connection = connection
+        self.table = table
+        self.names = [column.name for column in table.columns]
+        self.rows: list[dict] = []
+
+    def add(self, row: list) -> None:
+        self.rows.append(dict(zip(self.names, row, strict=True)))
+        if len(self.rows) >= BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        if self.rows:
+            try:
+                self.connection.execute(insert(self.table.table), self.rows)
+            except DBAPIError as error:
+                raise refused(self.table, error) from None
+            self.rows = []
+
+    def close(self) -> None:
+        self._write()
+
+
+def _for_copy(kind: str, value):
+    """A decoded value as COPY takes it: instants naive in UTC (as stored), JSON wrapped."""
+    if kind == "instant":
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if kind == "json":
+        return Json(value)
+    return value
+
+
+class CopyWriter:
+    """One ``COPY … FROM STDIN`` per table, in the restore's transaction."""
+
+    adapt = staticmethod(_for_copy)
+
+    def __init__(self, connection: Connection, table: DumpedTable) -> None:
+        self.table = table
+        self.cursor = connection.connection.driver_connection.cursor()
+        preparer = connection.dialect.identifier_preparer
+        columns = ", ".join(preparer.quote(column.name) for column in table.columns)
+        self.context = self.cursor.copy(
+            f"COPY {preparer.format_table(table.table)} ({columns}) FROM STDIN"
+        )
+        self.copy = self.context.__enter__()
+
+    def add(self, row: list) -> None:
+        self.copy.write_row(row)
+
+    def close(self) -> None:
+        try:
+            self.context.__exit__(None, None, None)
+        except Exception as error:  # the server checks keys and constraints as COPY ends
+            raise refused(self.table, error) from None
+        finally:
+            self.cursor.close()
+
+    def abort(self) -> None:
+        error = PortabilityError("restore abandoned")
+        try:
+            self.context.__exit__(type(error), error, None)
+        except Exception:  # the transaction is rolled back anyway
+            pass
+        self.cursor.close()
+
+
+def writer_for(connection: Connection, table: DumpedTable):
+    """The fastest writer the database offers."""
+    if connection.dialect.name == "postgresql":
+        return CopyWriter(connection, table)
+    return InsertWriter(connection, table)
+
+
+def adapter_for(connection: Connection):
+    """What the writer of this database wants decoded values turned into."""
+    return _for_copy if connection.dialect.name == "postgresql" else None
+
+
+def advance_sequences(connection: Connection, tables: list[DumpedTable]) -> None:
+    """On PostgreSQL, set every column's sequence past the restored values: new ids are fresh."""
+    if connection.dialect.name != "postgresql":
+        return  # SQLite gives a new row the largest id + 1 by itself
+    for table in tables:
+        for column in table.table.columns:
+            sequence = connection.scalar(
+                select(func.pg_get_serial_sequence(table.name, column.name))
+            )
+            if sequence is None:
+                continue
+            top = connection.scalar(select(func.max(table.table.c[column.name])))
+            # setval(…, n, false): the next value is n itself.
+            connection.execute(
+                text("SELECT setval(:sequence, :next, false)"),
+                {"sequence": sequence, "next": (top or 0) + 1},
+            )
