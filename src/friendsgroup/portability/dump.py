@@ -114,7 +114,7 @@ def _table_chunks(connection: Connection, table: DumpedTable) -> Iterator[tuple[
     if connection.dialect.name == "postgresql":
         yield from _postgres_chunks(connection, statement)
         return
-    result = connection.execution_options(yield_per=BATCH).execute(statement)
+    result = connection.execute(statement.execution_options(yield_per=BATCH))
     for rows in result.partitions():
         yield _lines(rows), len(rows)
 

@@ -14,7 +14,7 @@ from ..models import Event, Group, Instrument, Participant
 from . import PortabilityError
 from .dump import dump_chunks
 from .dumpfile import Body, LineError, check_header, lines_of, parse, row_decoder
-from .schema import NOT_FACTS, DumpedTable, all_tables, dumped_table
+from .schema import NOT_FACTS, TOKENS, DumpedTable, all_tables, dumped_table
 from .writers import adapter_for, advance_sequences, writer_for
 
 Progress = Callable[[str], None]
@@ -74,9 +74,9 @@ def restore_lines(
     plan = _plan(header)
     writing = engine.execution_options(sqlite_immediate=True)
     with writing.connect() as connection, connection.begin():
-        _refuse_if_not_empty(connection)
+        _refuse_if_not_empty(connection, plan)
         counts = _load(connection, numbered, plan, progress)
-        if progress:
+        if progress and sum(counts.values()) >= PROGRESS_EVERY:
             progress("restore: checking the rules of history")
         _check_history(connection)
         advance_sequences(connection, [table for table, _ in plan])
@@ -112,8 +112,15 @@ def _plan(header: dict) -> list[tuple[DumpedTable, int]]:
     return plan
 
 
-def _refuse_if_not_empty(connection: Connection) -> None:
+def _refuse_if_not_empty(connection: Connection, plan) -> None:
+    """Refuse a database with facts, or with rows where the dump brings some.
+
+    Tokens made before the restore may stay when the dump brings none: they are no facts.
+    """
+    restored = {table.name for table, _ in plan}
     for table in all_tables():
+        if table.name in NOT_FACTS | TOKENS and table.name not in restored:
+            continue
         if connection.scalar(select(exists().select_from(table))):
             raise PortabilityError(
                 f"the database is not empty ({table.name} has rows): restore only into a new, "
@@ -194,19 +201,26 @@ def _check_history(connection: Connection) -> None:
         .where(Event.retracted_at.is_(None))
         .order_by(*key, Event.effective_on, Event.id)
     )
-    rows = connection.execution_options(yield_per=10_000).execute(statement)
-    for (group_id, instrument_id, participant_id), timeline in groupby(
-        rows, key=lambda row: (row.group_id, row.instrument_id, row.participant_id)
-    ):
-        steps = [Step(row.type, row.effective_on, row.id, row.id) for row in timeline]
-        if timeline_problem(steps, None, "", group_id is not None) is None:
-            continue
-        # Broken: name the target and the participant in the message.
-        target = connection.scalar(
-            select(Group.slug).where(Group.id == group_id)
-            if group_id is not None
-            else select(Instrument.slug).where(Instrument.id == instrument_id)
-        )
-        who = connection.scalar(select(Participant.code).where(Participant.id == participant_id))
-        problem = timeline_problem(steps, None, target, group_id is not None, who)
-        raise PortabilityError(f"the dump breaks the rules of history: {problem.detail}")
+    # Options on the statement: on the connection they would stay for every later one.
+    rows = connection.execute(statement.execution_options(yield_per=10_000))
+    try:
+        for (group_id, instrument_id, participant_id), timeline in groupby(
+            rows, key=lambda row: (row.group_id, row.instrument_id, row.participant_id)
+        ):
+            steps = [Step(row.type, row.effective_on, row.id, row.id) for row in timeline]
+            if timeline_problem(steps, None, "", group_id is not None) is not None:
+                problem = _named_problem(connection, steps, group_id, instrument_id, participant_id)
+                raise PortabilityError(f"the dump breaks the rules of history: {problem.detail}")
+    finally:
+        rows.close()
+
+
+def _named_problem(connection: Connection, steps, group_id, instrument_id, participant_id):
+    """The broken timeline's problem again, naming the target and the participant."""
+    target = connection.scalar(
+        select(Group.slug).where(Group.id == group_id)
+        if group_id is not None
+        else select(Instrument.slug).where(Instrument.id == instrument_id)
+    )
+    who = connection.scalar(select(Participant.code).where(Participant.id == participant_id))
+    return timeline_problem(steps, None, target, group_id is not None, who)
