@@ -176,11 +176,12 @@ def _load(connection: Connection, numbered: Iterator, plan, progress) -> dict[st
                     raise LineError(extra, "a line after the closing line")
                 return counts
             raise LineError(number, "neither a row, a table nor the closing line")
+        raise PortabilityError("the file ends before its closing line: it is truncated")
     except BaseException:
+        # An open COPY must be ended before the transaction can be rolled back.
         if table is not None and hasattr(writer, "abort"):
             writer.abort()
         raise
-    raise PortabilityError("the file ends before its closing line: it is truncated")
 
 
 def _check_closing(number: int, value: dict, body: Body, rows: int, pending) -> None:
