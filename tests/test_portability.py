@@ -15,14 +15,23 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
-from friendsgroup.auth import create_token
 from friendsgroup.db import get_db
 from friendsgroup.migrate import upgrade
 from friendsgroup.models import Event, Group
 from friendsgroup.timeutil import isoformat_z, utcnow
+from friendsgroup.tokens import create_token
 from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_database, _worker
-from tests.helpers import INSTRUMENT, SOURCE, accede, create_group, row_counts, withdraw
-from tests.support import API, console_script, running_server
+from tests.support import (
+    API,
+    INSTRUMENT_BODY,
+    SOURCE,
+    accede,
+    console_script,
+    create_group,
+    row_counts,
+    running_server,
+    withdraw,
+)
 
 POSTGRES_BASE = TEST_DATABASE_URL or "postgresql+psycopg://root@127.0.0.1:5432/friendsgroup_test"
 
@@ -107,7 +116,7 @@ def build_registry(client, auth) -> list[str]:
 
     create_group(client, auth)
     create_group(client, auth, slug="partners", name="Partners", member_kinds=["organisation"])
-    post("/instruments", INSTRUMENT)
+    post("/instruments", INSTRUMENT_BODY)
     post("/participants", {"code": "EU", "name": "European Union", "kind": "region"})
     for code in ("ACME", "BETA"):
         post("/participants", {"code": code, "name": code.title(), "kind": "organisation"})
