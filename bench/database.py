@@ -57,6 +57,13 @@ def ids(url: str, table: str, key: str) -> dict[str, int]:
         return dict(connection.execute(query).fetchall())
 
 
+def count(url: str, table: str) -> int:
+    """The number of rows of a table."""
+    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+    with psycopg.connect(conninfo(url)) as connection:
+        return connection.execute(query).fetchone()[0]
+
+
 def retraction_candidates(url: str, hot_group: str, count: int, seed: int = 7) -> list[int]:
     """Events whose retraction keeps their history valid: the last of a (participant, group).
 

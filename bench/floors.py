@@ -110,6 +110,18 @@ def copy_rate(url: str, rows: list[tuple]) -> float:
         return len(rows) / (time.perf_counter() - started)
 
 
+def copy_out_rate(url: str) -> float:
+    """Rows per second of a plain ``COPY events TO STDOUT``, every byte read by the client."""
+    with psycopg.connect(conninfo(url)) as connection:
+        rows = connection.execute("SELECT count(*) FROM events").fetchone()[0]
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            with cursor.copy("COPY events TO STDOUT") as copy:
+                for _ in copy:
+                    pass
+        return rows / (time.perf_counter() - started)
+
+
 def event_rows(events: list[dict], groups: dict, instruments: dict, participants: dict) -> list:
     """The import file's events as rows of the events table (ids resolved, nothing checked)."""
     now = datetime.now(UTC).replace(tzinfo=None)

@@ -143,7 +143,7 @@ class Bench:
 
         progress("checking that every 2xx write is in the database, and nothing else")
         self.service.sample()
-        return database.verify_writes(
+        checks = database.verify_writes(
             self.url,
             {
                 "groups": len(groups),
@@ -155,6 +155,65 @@ class Bench:
                 "p3_ids": p3_ids,
             },
         )
+        self.p6()
+        return checks
+
+    def p6(self) -> None:
+        """P6: ``friendsgroup dump`` against ``COPY events TO``; ``restore`` against P4's COPY."""
+        began = time.monotonic()
+        dump_file = self.workdir / "registry.dump"
+        events = database.count(self.url, "events")
+        dumps, floor_rates = [], []
+        for round_ in range(1, ROUNDS + 1):
+            progress(f"P6 round {round_}/{ROUNDS}: friendsgroup dump of {events:,} events, COPY TO")
+            command = [friendsgroup_bin(), "dump", str(dump_file)]
+            done = measured(command, self.env, self.workdir / "dump.log", timeout=300)
+            if done.returncode != 0:
+                raise RuntimeError(f"the dump failed ({done.returncode}):\n{done.output[-3000:]}")
+            dumps.append(done)
+            floor_rates.append(floors.copy_out_rate(self.url))
+        rates = [events / d.seconds for d in dumps]
+        self.facts.update(
+            p6_dump_rates=[round(r) for r in rates],
+            p6_copy_out_rates=[round(r) for r in floor_rates],
+            dump_bytes=dump_file.stat().st_size,
+        )
+        self.row(
+            "P6a",
+            "friendsgroup dump",
+            statistics.median(rates),
+            "events/s",
+            statistics.median(floor_rates),
+            0.5,
+            higher_is_better=True,
+        )
+        self.row(
+            "P5c", "peak RSS of the dump", max(d.max_rss for d in dumps) / MB, "MB", target=400
+        )
+
+        target = database.with_database(self.url, database.database_name(self.url) + "_restore")
+        progress(f"P6: friendsgroup restore of {events:,} events into a fresh database")
+        database.recreate(target)
+        env = {**self.env, "DATABASE_URL": target}
+        friendsgroup(env, "db", "upgrade")
+        command = [friendsgroup_bin(), "restore", str(dump_file)]
+        done = measured(command, env, self.workdir / "restore.log", timeout=540)
+        if done.returncode != 0:
+            raise RuntimeError(f"the restore failed ({done.returncode}):\n{done.output[-3000:]}")
+        restored = database.count(target, "events")
+        if restored != events:
+            raise RuntimeError(f"the restore holds {restored} events, not {events}")
+        self.row(
+            "P6b",
+            "friendsgroup restore",
+            events / done.seconds,
+            "events/s",
+            statistics.median(self.facts["p4_copy_rates"]),
+            0.2,
+            higher_is_better=True,
+        )
+        self.row("P5d", "peak RSS of the restore", done.max_rss / MB, "MB", target=400)
+        self.phase("P6", began)
 
     def p4(self, data: Dataset, events_file: Path) -> None:
         """P4: ``friendsgroup import`` of the events file against COPY of the same rows."""
