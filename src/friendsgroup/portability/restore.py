@@ -1,6 +1,7 @@
 """Load a dump (or a SQLite backup) into a migrated, empty database: every line checked,
 the rules of history re-checked, all in one transaction."""
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
@@ -25,8 +26,6 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 def restore_file(engine: Engine, path: str, progress: Progress | None = None) -> dict[str, int]:
     """Restore a dump file (``-`` for stdin) or a SQLite backup into the database."""
     if path == "-":
-        import sys
-
         return restore_lines(engine, sys.stdin.buffer, progress)
     file = Path(path)
     with file.open("rb") as handle:
@@ -40,10 +39,11 @@ def _restore_sqlite_backup(engine: Engine, file: Path, progress) -> dict[str, in
     """A backup is a SQLite database: it is dumped (read-only) straight into the restore."""
     source = create_engine(f"sqlite:///file:{file.resolve()}?mode=ro&uri=true")
     try:
-        if migrate.schema_status(source).current != migrate.head_revision():
+        status = migrate.schema_status(source)
+        if not status.at_head:
             raise PortabilityError(
-                f"the backup is of schema revision {migrate.schema_status(source).current}, "
-                f"this friendsgroup is at {migrate.head_revision()}: upgrade a copy of it "
+                f"the backup is of schema revision {status.current}, "
+                f"this friendsgroup is at {status.head}: upgrade a copy of it "
                 "first (DATABASE_URL=sqlite:///COPY friendsgroup db upgrade)"
             )
         return restore_lines(engine, lines_of(dump_chunks(source)), progress)
