@@ -34,12 +34,14 @@ class Measured:
 
 
 def measured(command: list[str], env: dict, log: Path, timeout: float) -> Measured:
-    """Run a command and take its wall time and its peak RSS (from ``wait4``'s rusage)."""
+    """Run a command and take its wall time and its peak RSS (``VmHWM``, sampled)."""
     with log.open("w+b") as handle:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
         deadline = started + timeout
+        peak = 0
         while True:
+            peak = max(peak, _high_water_mark(process.pid))
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -53,5 +55,17 @@ def measured(command: list[str], env: dict, log: Path, timeout: float) -> Measur
         process.returncode = os.waitstatus_to_exitcode(status)
         handle.seek(0)
         output = handle.read().decode(errors="replace")
-    # ru_maxrss is in kilobytes on Linux.
-    return Measured(process.returncode, seconds, usage.ru_maxrss * 1024, output)
+    # The command's own high-water mark: ru_maxrss would also count the bench's memory, which
+    # a forked child starts with. ru_maxrss (kilobytes) only when /proc gave nothing.
+    return Measured(process.returncode, seconds, peak or usage.ru_maxrss * 1024, output)
+
+
+def _high_water_mark(pid: int) -> int:
+    """A running process's peak resident memory (``VmHWM``) in bytes, or 0."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
