@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from friendsgroup.db import get_db
 from friendsgroup.migrate import upgrade
-from friendsgroup.models import Event, Group
+from friendsgroup.models import Base, Event, Group
 from friendsgroup.timeutil import isoformat_z, utcnow
 from friendsgroup.tokens import create_token
 from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_database, _worker
@@ -28,7 +28,6 @@ from tests.support import (
     accede,
     console_script,
     create_group,
-    row_counts,
     running_server,
     withdraw,
 )
@@ -78,6 +77,14 @@ def blank(blank_database_factory, make_app):
         return make_app(DATABASE_URL=url, TESTING=True)
 
     return make
+
+
+def row_counts(session) -> dict[str, int]:
+    """Rows in every table of the models, the audit trail's included."""
+    return {
+        table.name: session.scalar(select(func.count()).select_from(table))
+        for table in Base.metadata.sorted_tables
+    }
 
 
 def auth_for(application) -> dict:
@@ -399,10 +406,9 @@ def test_restore_refuses_a_database_that_is_not_empty(tmp_path, app, client, aut
         before = row_counts(session)
     result = cli(target, "restore", str(tmp_path / "registry.jsonl"))
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        "error: the database is not empty (groups has rows): restore only into a new, "
-        "migrated database"
-    ]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the database is not empty (")
+    assert line.endswith(" has rows): restore only into a new, migrated database")
     with get_db(target).transaction(write=False) as session:
         assert row_counts(session) == before
 
