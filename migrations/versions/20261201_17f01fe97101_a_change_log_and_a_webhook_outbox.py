@@ -14,11 +14,23 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "17f01fe97101"
 down_revision: str | None = "d3a9b8c1e702"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# The change types of this revision (the models' CHANGE_TYPES then).
+CHANGE_TYPES = ", ".join(
+    repr(f"{kind}.{verb}")
+    for kind, verbs in (
+        ("event", ("recorded", "retracted", "corrected")),
+        ("announcement", ("recorded", "corrected", "retracted")),
+        ("participant", ("registered", "renamed")),
+        ("group", ("registered", "renamed")),
+        ("instrument", ("registered", "renamed")),
+    )
+    for verb in verbs
+)
 
 
 def upgrade() -> None:
@@ -51,7 +63,7 @@ def upgrade() -> None:
         sa.Column("instrument_id", sa.Integer(), nullable=True),
         sa.Column("participant_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
-            "type IN ('event.recorded', 'event.retracted', 'event.corrected', 'announcement.recorded', 'announcement.corrected', 'announcement.retracted', 'participant.registered', 'participant.renamed', 'group.registered', 'group.renamed', 'instrument.registered', 'instrument.renamed')",
+            f"type IN ({CHANGE_TYPES})",
             name=op.f("ck_changes_type"),
         ),
         sa.ForeignKeyConstraint(
