@@ -84,4 +84,4 @@ def register_flask_commands(flask_app: Flask) -> None:
 
 
 # The command modules register themselves on ``main``.
-from . import auditing, data, database, reports, serving, tokens  # noqa: E402, F401
+from . import auditing, data, database, following, reports, serving, tokens  # noqa: E402, F401

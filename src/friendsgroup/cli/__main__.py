@@ -1,0 +1,5 @@
+"""``python -m friendsgroup.cli``: the ``friendsgroup`` command (how ``serve`` starts the worker)."""
+
+from . import main
+
+main()
