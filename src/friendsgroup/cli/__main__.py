@@ -1,4 +1,4 @@
-"""``python -m friendsgroup.cli``: the ``friendsgroup`` command (how ``serve`` starts the worker)."""
+"""``python -m friendsgroup.cli``: the ``friendsgroup`` command, as ``serve`` starts its worker."""
 
 from . import main
 
