@@ -5,8 +5,8 @@ transaction: a committed change is always delivered, a rolled back one never is.
 
 On PostgreSQL a row carries its transaction's id (``txid``). Ids are taken before commit, so
 transactions can commit out of id order; readers page by ``(txid, id)`` and only serve rows of
-transactions older than every one still running (``pg_snapshot_xmin``), so a position once
-passed never gains a row. SQLite serialises writers (``BEGIN IMMEDIATE``): ``txid`` is 0 there
+transactions older than every one still running on this database, so a position once passed
+never gains a row. SQLite serialises writers (``BEGIN IMMEDIATE``): ``txid`` is 0 there
 and id order is commit order.
 """
 
@@ -60,9 +60,22 @@ def current_txid(session: Session) -> ColumnElement:
     return literal(0, BigInteger)
 
 
+# The oldest transaction running at the statement's snapshot that may write here: those of
+# backends connected to other databases of the cluster are left out (a long transaction there
+# must not stall this log); a finished one may have been ours, so it counts. With none, the
+# next id to be assigned.
+SAFE_HORIZON = """COALESCE(
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity AS a
+        WHERE a.datname <> current_database() AND a.backend_xid IS NOT NULL
+          AND a.backend_xid::text::bigint = x::text::bigint % 4294967296)),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"""
+
+
 def safe_horizon() -> ColumnElement:
-    """Every transaction below this id has ended (PostgreSQL): their rows are all visible."""
-    return literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", BigInteger)
+    """Below this id every transaction that may write changes here has ended (PostgreSQL)."""
+    return literal_column(f"({SAFE_HORIZON})", BigInteger)
 
 
 def _columns(resource: Resource) -> dict:
