@@ -208,7 +208,7 @@ def _names(session: Session, key, name, ids: set) -> dict:
     ids.discard(None)
     if not ids:
         return {}
-    return dict(session.execute(select(key, name).where(key.in_(ids))).tuples())
+    return {row[0]: row[1] for row in session.execute(select(key, name).where(key.in_(ids)))}
 
 
 def wants(

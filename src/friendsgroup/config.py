@@ -34,6 +34,7 @@ class Config:
         self.WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
         self.WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", 60))
         self.WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", 8))
+        self.WEBHOOK_PER_ENDPOINT = int(os.environ.get("WEBHOOK_PER_ENDPOINT", 4))
         self.WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", 0.5))
         self.WEBHOOK_BACKOFF_BASE = float(os.environ.get("WEBHOOK_BACKOFF_BASE", 10))
         self.WEBHOOK_BACKOFF_CAP = float(os.environ.get("WEBHOOK_BACKOFF_CAP", 6 * 3600))

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from ..db import Database
 from ..models import Delivery, DeliveryAttempt, Webhook
@@ -35,6 +36,7 @@ class Settings:
     timeout: float = 10.0
     lease: float = 60.0
     concurrency: int = 8
+    per_endpoint: int = 4  # deliveries in flight to one webhook: a slow one holds no more
     poll: float = 0.5
     allow_private: bool = False
     schedule: Schedule = field(default_factory=Schedule)
@@ -45,6 +47,7 @@ class Settings:
             timeout=float(config["WEBHOOK_TIMEOUT"]),
             lease=float(config["WEBHOOK_LEASE_SECONDS"]),
             concurrency=int(config["WEBHOOK_CONCURRENCY"]),
+            per_endpoint=int(config["WEBHOOK_PER_ENDPOINT"]),
             poll=float(config["WEBHOOK_POLL_SECONDS"]),
             allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
             schedule=Schedule.from_config(config),
@@ -73,6 +76,16 @@ class Worker:
         """Lease the most overdue delivery nobody holds, or None."""
         now = utcnow()
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"
+        in_flight = aliased(Delivery)
+        busy = (
+            select(func.count())
+            .where(
+                in_flight.webhook_id == Delivery.webhook_id,
+                in_flight.status == "pending",
+                in_flight.lease_until >= now,
+            )
+            .scalar_subquery()
+        )
         with self.database.transaction() as session:
             found = session.scalar(
                 select(Delivery.id)
@@ -82,6 +95,7 @@ class Worker:
                     Delivery.next_attempt_at <= now,
                     or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
                     Webhook.disabled_at.is_(None),
+                    busy < self.settings.per_endpoint,
                 )
                 .order_by(Delivery.next_attempt_at, Delivery.id)
                 .limit(1)
