@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from ..models import Change
 from ..reports.changes import links_of, summary
@@ -41,7 +42,21 @@ def atom_feed(
         entry.category(term=change.type)
         entry.link(href=f"{base_url}{links['page']}", rel="alternate", type="text/html")
         entry.link(href=f"{base_url}{links['json']}", rel="related", type="application/json")
-    return feed.atom_str(pretty=True)
+    return _with_entry_link_kinds(feed.atom_str(pretty=True))
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+ENTRY_LINKS = (("alternate", "text/html"), ("related", "application/json"))
+
+
+def _with_entry_link_kinds(xml: bytes) -> bytes:
+    """Put back the ``rel`` and ``type`` of entry links, which feedgen 1.0 drops."""
+    root = etree.fromstring(xml)
+    for entry in root.iter(f"{ATOM}entry"):
+        for link, (rel, kind) in zip(entry.iter(f"{ATOM}link"), ENTRY_LINKS, strict=True):
+            link.set("rel", rel)
+            link.set("type", kind)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def newest(changes: list[Change]) -> datetime | None:
