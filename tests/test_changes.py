@@ -57,7 +57,7 @@ def test_writes_log_changes_with_the_resource_as_it_is_now(client, auth):
     assert recorded["recorded_by"] == "secretariat"
     assert (recorded["group"], recorded["participant"]) == ("friends", "KEN")
     # The resource as it is now: the retraction shows on the recorded event too.
-    assert recorded["event"]["retracted_at"] is not None
+    assert recorded["resource"]["retracted_at"] is not None
     assert recorded["links"] == {
         "json": f"/api/v1/events/{event['id']}",
         "page": "/participants/KEN",
@@ -79,7 +79,7 @@ def test_corrections_and_announcements_are_logged(client, auth):
         headers=auth,
     )
     items, _ = sync(client, type="event.corrected")
-    assert len(items) == 1 and items[0]["event"]["supersedes"] == event["id"]
+    assert len(items) == 1 and items[0]["resource"]["supersedes"] == event["id"]
     items, _ = sync(client, type="announcement.recorded")
     assert items[0]["summary"] == (
         "Friends Group: 1 members announced as of 2025-07-01 — official source"
@@ -194,7 +194,7 @@ def test_a_change_committed_behind_a_running_transaction_waits_for_it(app, clien
     slow.commit()
     slow.close()
     items, _ = sync(client, cursor)
-    assert {i["event"]["id"] for i in items} == {early.id, late.get_json()["id"]}
+    assert {i["resource"]["id"] for i in items} == {early.id, late.get_json()["id"]}
 
 
 def _body(code: str) -> dict:

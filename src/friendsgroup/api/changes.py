@@ -41,8 +41,7 @@ class ChangeSchema(BaseSchema):
     participant = fields.String(allow_none=True)
     summary = fields.String()
     links = fields.Dict(keys=fields.String(), values=fields.String())
-    event = fields.Dict()
-    announcement = fields.Dict()
+    resource = fields.Dict(metadata={"description": "the event, announcement, group, …"})
 
 
 class ChangePageSchema(BaseSchema):

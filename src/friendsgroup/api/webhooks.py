@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..db import get_session
 from ..errors import not_found
 from ..models import CHANGE_TYPES, Delivery, DeliveryAttempt, Webhook
-from ..schemas import BaseSchema, Code, PageArgsSchema, Slug, Timestamp, Url
+from ..schemas import BaseSchema, Code, Slug, Timestamp, Url
 from ..timeutil import utcnow
 from ..webhooks.subscriptions import create_webhook, remove_webhook
 from .auth import authenticate, current_token_name, require_scope
@@ -27,6 +27,13 @@ class WebhookCreateSchema(BaseSchema):
     instruments = fields.List(Slug(), validate=validate.Length(max=100))
     participants = fields.List(Code(), validate=validate.Length(max=500))
     types = fields.List(fields.String(validate=validate.OneOf(CHANGE_TYPES)))
+
+
+class ListArgsSchema(BaseSchema):
+    """A page of a list (JSON only: these lists are for operators, not for spreadsheets)."""
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
 class WebhookSchema(BaseSchema):
@@ -86,12 +93,18 @@ def _attempts(delivery: Delivery) -> list[DeliveryAttempt]:
 WebhookPageSchema = type(
     "WebhookPageSchema",
     (BaseSchema,),
-    {"items": fields.List(fields.Nested(WebhookSchema)), "next_cursor": fields.String()},
+    {
+        "items": fields.List(fields.Nested(WebhookSchema)),
+        "next_cursor": fields.String(allow_none=True),
+    },
 )
 DeliveryPageSchema = type(
     "DeliveryPageSchema",
     (BaseSchema,),
-    {"items": fields.List(fields.Nested(DeliverySchema)), "next_cursor": fields.String()},
+    {
+        "items": fields.List(fields.Nested(DeliverySchema)),
+        "next_cursor": fields.String(allow_none=True),
+    },
 )
 # Reading subscriptions needs the same scope as changing them: they name subscribers' endpoints.
 MANAGE = "webhooks:manage"
@@ -109,7 +122,7 @@ def get_webhook_or_404(webhook_id: int) -> Webhook:
 
 @blp.route("/webhooks")
 class Webhooks(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(ListArgsSchema, location="query")
     @blp.response(200, WebhookPageSchema)
     def get(self, args):
         """The subscriptions (needs a token: they name their subscribers' endpoints)."""
@@ -118,7 +131,7 @@ class Webhooks(MethodView):
             get_session(), select(Webhook), [Webhook.id], [int], args["limit"], args["cursor"]
         )
         return page_response(
-            WebhookSchema(many=True).dump(items), next_cursor, WEBHOOK_COLUMNS, args["format"]
+            WebhookSchema(many=True).dump(items), next_cursor, WEBHOOK_COLUMNS, "json"
         )
 
     @blp.arguments(WebhookCreateSchema)
@@ -149,7 +162,7 @@ class WebhookDetail(MethodView):
 
 @blp.route("/webhooks/<int:webhook_id>/deliveries")
 class Deliveries(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(ListArgsSchema, location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, args, webhook_id):
         """The webhook's deliveries, oldest first, each with every attempt."""
@@ -161,7 +174,7 @@ class Deliveries(MethodView):
             session, statement, [Delivery.id], [int], args["limit"], args["cursor"]
         )
         return page_response(
-            DeliverySchema(many=True).dump(items), next_cursor, DELIVERY_COLUMNS, args["format"]
+            DeliverySchema(many=True).dump(items), next_cursor, DELIVERY_COLUMNS, "json"
         )
 
 

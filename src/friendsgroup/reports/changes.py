@@ -133,7 +133,7 @@ def change_dict(change: Change) -> dict:
         "participant": change.participant.code if change.participant else None,
         "summary": summary(change),
         "links": links_of(change),
-        kind: SCHEMAS[kind]().dump(resource_of(change)),
+        "resource": SCHEMAS[kind]().dump(resource_of(change)),
     }
 
 
