@@ -67,3 +67,13 @@ def test_etag_and_last_modified_answer_304(client, auth):
 
 def test_an_empty_feed_is_valid(client):
     assert parse(client.get("/feed.atom")).entries == []
+
+
+def test_pages_link_their_feed(client, auth):
+    create_group(client, auth)
+    accede(client, auth, "KEN", "2025-06-01")
+    home = client.get("/").get_data(as_text=True)
+    assert 'rel="alternate" type="application/atom+xml"' in home and 'href="/feed.atom"' in home
+    page = client.get("/groups/friends").get_data(as_text=True)
+    assert 'href="/groups/friends/feed.atom"' in page
+    parse(client.get("/groups/friends/feed.atom"))
