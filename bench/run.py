@@ -16,7 +16,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
-from . import client, database, floors
+from . import client, database, floors, webhooks
 from .commands import friendsgroup, friendsgroup_bin, measured
 from .dataset import END, FULL, HOT_FROM, HOT_SLUG, QUICK, Dataset, Scale, generate
 from .report import Row, table, write_json
@@ -62,7 +62,8 @@ class Bench:
 
     def __init__(self, scale: Scale, url: str, quick: bool, workdir: Path) -> None:
         self.scale, self.url, self.quick, self.workdir = scale, url, quick, workdir
-        self.env = {**os.environ, "DATABASE_URL": url}
+        # The server's webhook worker may send to the bench's own receiver on loopback.
+        self.env = {**os.environ, "DATABASE_URL": url, "WEBHOOK_ALLOW_PRIVATE": "1"}
         self.facts: dict = {"phases_s": {}}
         self.rows: list[Row] = []
 
@@ -155,8 +156,28 @@ class Bench:
                 "p3_ids": p3_ids,
             },
         )
+        self.webhooks(sorted(data.participants))
         self.p6()
         return checks
+
+    def webhooks(self, codes: list[str]) -> None:
+        """H1: webhook deliveries to a local receiver, by the worker ``serve`` starts."""
+        began = time.monotonic()
+        count = 200 if self.quick else 2_000
+        progress(f"H1: {count} accessions delivered to a local webhook receiver")
+        found = webhooks.measure(self.service.port, self.token, count, codes)
+        self.facts["webhooks"] = found
+        self.row(
+            "H1a",
+            "webhook deliveries, one local receiver",
+            found["per_s"],
+            "deliveries/s",
+            target=50,
+            higher_is_better=True,
+        )
+        self.row("H1b", "recorded → delivered, median", found["median_ms"], "ms", target=1000)
+        self.row("H1c", "recorded → delivered, p95", found["p95_ms"], "ms", target=2000)
+        self.phase("H1", began)
 
     def p6(self) -> None:
         """P6: ``friendsgroup dump`` against ``COPY events TO``; ``restore`` against P4's COPY."""

@@ -22,6 +22,9 @@ def create_app(config: dict | None = None) -> Flask:
     init_api(app)
     health.register(app)
     init_web(app)
+    from . import feeds
+
+    feeds.register(app)
     app.after_request(security_headers)
     from .cli import register_flask_commands
 

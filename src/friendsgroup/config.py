@@ -29,6 +29,18 @@ class Config:
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
         self.RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", 5))
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+        # Webhooks: targets, timeouts, leases and the retry schedule (seconds).
+        self.WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "") == "1"
+        self.WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", 10))
+        self.WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", 60))
+        self.WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", 8))
+        self.WEBHOOK_PER_ENDPOINT = int(os.environ.get("WEBHOOK_PER_ENDPOINT", 4))
+        self.WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", 0.5))
+        self.WEBHOOK_BACKOFF_BASE = float(os.environ.get("WEBHOOK_BACKOFF_BASE", 10))
+        self.WEBHOOK_BACKOFF_CAP = float(os.environ.get("WEBHOOK_BACKOFF_CAP", 6 * 3600))
+        self.WEBHOOK_GIVE_UP_AFTER = float(os.environ.get("WEBHOOK_GIVE_UP_AFTER", 25 * 3600))
+        self.WEBHOOK_DISABLE_AFTER = float(os.environ.get("WEBHOOK_DISABLE_AFTER", 48 * 3600))
+        self.FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "friendsgroup.invalid")
         self.API_TITLE = "friendsgroup"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.1.0"

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .changes import record_change
 from .errors import Problem, conflict, validation_problem
 from .models import Announcement, Event, Group, Instrument, Participant, Source, same_day_place
 from .participants import resolve_participant
@@ -295,7 +296,7 @@ def record_event(
     else:
         event.instrument = target_entity
     session.add(event)
-    session.flush()
+    record_change(session, "recorded", event, recorded_by, event.recorded_at)
     return event
 
 
@@ -312,7 +313,13 @@ def _refuse_if_retracted(event: Event) -> None:
         )
 
 
-def retract_event(session: Session, event: Event, reason: str, at: datetime | None = None) -> Event:
+def retract_event(
+    session: Session,
+    event: Event,
+    reason: str,
+    at: datetime | None = None,
+    retracted_by: str = "unknown",
+) -> Event:
     """Mark an event as withdrawn from the record, if the rest of the history still holds."""
     lock_participant(session, event.participant)
     session.refresh(event)
@@ -322,7 +329,7 @@ def retract_event(session: Session, event: Event, reason: str, at: datetime | No
     _enforce(target, event.participant.code, steps, None)
     event.retracted_at = at or utcnow()
     event.retraction_reason = reason
-    session.flush()
+    record_change(session, "retracted", event, retracted_by, event.retracted_at)
     return event
 
 
@@ -373,7 +380,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         superseded_by=None,
     )
     session.add(replacement)
-    session.flush()
+    record_change(session, "corrected", replacement, recorded_by, now)
     return replacement
 
 
@@ -409,5 +416,5 @@ def record_announcement(
         sources=build_sources([data["source"]]),
     )
     session.add(announcement)
-    session.flush()
+    record_change(session, "recorded", announcement, recorded_by)
     return announcement

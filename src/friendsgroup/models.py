@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -384,3 +385,115 @@ class AuditEntry(Base):
 def same_day_place():
     """An event's place among the events of its day: its ``place`` if it keeps one, else its id."""
     return func.coalesce(Event.place, Event.id)
+
+
+# --- following the registry: the change log and its webhook outbox -----------------------------
+
+CHANGE_TYPES = (
+    "event.recorded",
+    "event.retracted",
+    "event.corrected",
+    "announcement.recorded",
+    "announcement.corrected",
+    "announcement.retracted",
+    "participant.registered",
+    "participant.renamed",
+    "group.registered",
+    "group.renamed",
+    "instrument.registered",
+    "instrument.renamed",
+)
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class Change(Base):
+    """One thing the registry learned, in the order its transaction committed. Never updated.
+
+    ``txid`` is the writing transaction's id on PostgreSQL (0 on SQLite, whose writers are
+    serialised): readers page by ``(txid, id)`` and never past a transaction still running.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        CheckConstraint(_one_of("type", CHANGE_TYPES), name="type"),
+        Index("ix_changes_position", "txid", "id"),
+        Index("ix_changes_event_id", "event_id"),
+        Index("ix_changes_group_id", "group_id", "txid", "id"),
+        Index("ix_changes_instrument_id", "instrument_id", "txid", "id"),
+        Index("ix_changes_participant_id", "participant_id", "txid", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    type: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+
+    event: Mapped[Event | None] = relationship(lazy="selectin")
+    announcement: Mapped[Announcement | None] = relationship(lazy="selectin")
+    group: Mapped[Group | None] = relationship(lazy="selectin")
+    instrument: Mapped[Instrument | None] = relationship(lazy="selectin")
+    participant: Mapped[Participant | None] = relationship(lazy="selectin")
+
+
+class Webhook(Base):
+    """A subscriber's endpoint, the changes it wants and the secret deliveries are signed with."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    groups: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    instruments: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    participants: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    types: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """The outbox: one change to send to one webhook, written with the change."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_webhook_id", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    change: Mapped[Change] = relationship(lazy="joined", innerjoin=True)
+    webhook: Mapped[Webhook] = relationship(lazy="joined", innerjoin=True)
+
+
+class DeliveryAttempt(Base):
+    """One try at a delivery: the answer's status or the error, and how long it took."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int]
+    error: Mapped[str | None] = mapped_column(Text)

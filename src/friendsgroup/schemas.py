@@ -409,6 +409,9 @@ class EventListArgsSchema(PageArgsSchema, KnownAtArgsSchema):
     participant = Code()
     type = fields.String(validate=validate.OneOf(EVENT_TYPES))
     include_retracted = fields.Boolean(load_default=False)
+    # Transaction time: recorded at or after ``recorded_since``, before ``recorded_until``.
+    recorded_since = Timestamp()
+    recorded_until = Timestamp()
 
 
 ParticipantPageSchema = page_schema(ParticipantSchema, "ParticipantPageSchema")

@@ -37,7 +37,10 @@ class Retraction(MethodView):
     @blp.alt_response(409, description="Already retracted, or the history would break")
     def post(self, data, event_id):
         """Withdraw an event from the record (it stays, marked retracted)."""
-        return retract_event(get_session(), get_event_or_404(event_id), data["reason"])
+        event = get_event_or_404(event_id)
+        return retract_event(
+            get_session(), event, data["reason"], retracted_by=current_token_name()
+        )
 
 
 @blp.route("/events/<int:event_id>/correction")

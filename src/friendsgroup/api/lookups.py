@@ -8,9 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..changes import record_change
 from ..db import get_session
 from ..errors import conflict, not_found
 from ..models import Group, Instrument
+from .auth import current_token_name
 
 
 def find_group(session: Session, slug: str) -> Group | None:
@@ -67,4 +69,5 @@ def add_unique(session: Session, entity, what: str, key: str, field: str):
         session.flush()
     except IntegrityError as error:
         raise conflict("duplicate", "Duplicate", f"{what} {key!r} exists", field) from error
+    record_change(session, "registered", entity, current_token_name())
     return entity

@@ -131,6 +131,10 @@ def event_page(session: Session, args: dict, *conditions):
         statement = statement.where(Event.participant_id == participant.id)
     if "type" in args:
         statement = statement.where(Event.type == args["type"])
+    if "recorded_since" in args:
+        statement = statement.where(Event.recorded_at >= args["recorded_since"])
+    if "recorded_until" in args:
+        statement = statement.where(Event.recorded_at < args["recorded_until"])
     items, next_cursor = paginate(
         session,
         statement,

@@ -84,4 +84,4 @@ def register_flask_commands(flask_app: Flask) -> None:
 
 
 # The command modules register themselves on ``main``.
-from . import auditing, data, database, portability, reports, serving, tokens  # noqa: E402, F401
+from . import auditing, data, database, following, portability, reports, serving, tokens  # noqa: E402, F401

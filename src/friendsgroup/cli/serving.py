@@ -1,4 +1,7 @@
-"""``friendsgroup serve``: the API on gunicorn."""
+"""``friendsgroup serve``: the API on gunicorn, and the webhook worker beside it."""
+
+import subprocess
+import sys
 
 import click
 
@@ -11,8 +14,20 @@ from . import app, main, require_head
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--webhooks/--no-webhooks", default=True, help="run the webhook worker too")
+def serve(host: str, port: int, workers: int, webhooks: bool) -> None:
     """Serve the API with gunicorn; refuses a database that is not at head."""
     require_head()
     get_db(app()).dispose()
-    run(host, port, workers)
+    # One delivering process beside the server (one is all SQLite wants), gone with it.
+    deliverer = (
+        subprocess.Popen([sys.executable, "-m", "friendsgroup.cli", "worker", "--exit-with-parent"])
+        if webhooks
+        else None
+    )
+    try:
+        run(host, port, workers)
+    finally:
+        if deliverer is not None:
+            deliverer.terminate()
+            deliverer.wait(timeout=15)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import history
+from ..changes import record_bulk_events
 from ..errors import Problem
 from ..history import Step, Target, lock_participant, timeline_problem
 from ..models import Event, Group, Instrument, Participant, same_day_place
@@ -206,6 +207,7 @@ class _BulkRecorder:
             raise BulkProblems(self.problems)
         if self.writer is not None:
             self.writer.close()
+            record_bulk_events(self.session, self.writer.recorded_at, self.writer.recorded_by)
             self.writer = None
         return created
 

@@ -18,6 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..changes import record_registered
 from ..errors import Problem, flatten_errors
 from ..history import record_announcement
 from ..models import Announcement, Event, Group, Instrument, Participant
@@ -118,20 +119,23 @@ def _integer(text: str):
 def seed_groups(session: Session, path: Path, tally: Tally) -> None:
     """The groups of ``groups.json`` not yet registered."""
     present = set(session.scalars(select(Group.slug)))
+    created = []
     for number, item in enumerate(_json_items(path), 1):
         data = _load(GroupCreateSchema(), item, f"{path.name} item {number}")
         if data["slug"] in present:
             tally.skipped += 1
             continue
-        session.add(build_group(data))
+        created.append(build_group(data))
+        session.add(created[-1])
         present.add(data["slug"])
         tally.created += 1
-    session.flush()
+    record_registered(session, created, RECORDED_BY)
 
 
 def seed_instruments(session: Session, path: Path, tally: Tally) -> None:
     """The instruments of ``instruments.json``, with their provisions, not yet registered."""
     present = set(session.scalars(select(Instrument.slug)))
+    created = []
     for number, item in enumerate(_json_items(path), 1):
         where = f"{path.name} item {number}"
         data = _load(InstrumentCreateSchema(), item, where)
@@ -139,10 +143,11 @@ def seed_instruments(session: Session, path: Path, tally: Tally) -> None:
             tally.skipped += 1
             continue
         group = _group(session, data["group"], where) if data.get("group") else None
-        session.add(build_instrument(data, group))
+        created.append(build_instrument(data, group))
+        session.add(created[-1])
         present.add(data["slug"])
         tally.created += 1
-    session.flush()
+    record_registered(session, created, RECORDED_BY)
 
 
 def _group(session: Session, slug: str, where: str) -> Group:
@@ -155,6 +160,7 @@ def _group(session: Session, slug: str, where: str) -> Group:
 def seed_participants(session: Session, path: Path, tally: Tally) -> None:
     """The regions and organisations of ``participants.csv`` (countries need no row)."""
     present = set(session.scalars(select(Participant.code)))
+    created = []
     for line, row in _csv_rows(path):
         where = f"{path.name} line {line}"
         body = {name: row[name] for name in ("code", "name", "kind") if name in row}
@@ -166,10 +172,11 @@ def seed_participants(session: Session, path: Path, tally: Tally) -> None:
         if data["code"] in present:
             tally.skipped += 1
             continue
+        created.append(participant)
         session.add(participant)
         present.add(data["code"])
         tally.created += 1
-    session.flush()
+    record_registered(session, created, RECORDED_BY)
 
 
 # --- events and announcements ---------------------------------------------------------------

@@ -18,8 +18,9 @@ from sqlalchemy import (
 from ..models import Base, UTCDateTime
 from . import PortabilityError
 
-# Tables that hold no facts of the registry: replayable responses expire within days.
-NOT_FACTS = frozenset({"idempotency_keys"})
+# Never dumped: replay state, and webhook subscriptions (their signing secrets are secrets,
+# kept in clear because they sign) with their deliveries: operations, not facts.
+NOT_FACTS = frozenset({"idempotency_keys", "webhooks", "deliveries", "delivery_attempts"})
 # Token hashes identify callers; they leave the database only when asked for.
 TOKENS = frozenset({"api_tokens"})
 

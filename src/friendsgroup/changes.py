@@ -1,0 +1,255 @@
+"""The change log: one row per thing the registry learns, written in the transaction of the fact.
+
+Each row also queues a delivery for every webhook that wants it (the outbox), in the same
+transaction: a committed change is always delivered, a rolled back one never is.
+
+On PostgreSQL a row carries its transaction's id (``txid``). Ids are taken before commit, so
+transactions can commit out of id order; readers page by ``(txid, id)`` and only serve rows of
+transactions older than every one still running on this database, so a position once passed
+never gains a row. SQLite serialises writers (``BEGIN IMMEDIATE``): ``txid`` is 0 there
+and id order is commit order.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    exists,
+    insert,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from .models import (
+    Announcement,
+    Change,
+    Delivery,
+    Event,
+    Group,
+    Instrument,
+    Participant,
+    Webhook,
+)
+from .timeutil import utcnow
+
+Resource = Event | Announcement | Group | Instrument | Participant
+
+KINDS = {
+    Event: "event",
+    Announcement: "announcement",
+    Group: "group",
+    Instrument: "instrument",
+    Participant: "participant",
+}
+
+
+def is_postgres(session: Session) -> bool:
+    """True when the session writes to PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def current_txid(session: Session) -> ColumnElement:
+    """The writing transaction's id as a bigint (PostgreSQL), else 0."""
+    if is_postgres(session):
+        return literal_column("pg_current_xact_id()::text::bigint", BigInteger)
+    return literal(0, BigInteger)
+
+
+# The oldest transaction running at the statement's snapshot that may write here: those of
+# backends connected to other databases of the cluster are left out (a long transaction there
+# must not stall this log); a finished one may have been ours, so it counts. With none, the
+# next id to be assigned.
+SAFE_HORIZON = """COALESCE(
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity AS a
+        WHERE a.datname <> current_database() AND a.backend_xid IS NOT NULL
+          AND a.backend_xid::text::bigint = x::text::bigint % 4294967296)),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"""
+
+
+def safe_horizon() -> ColumnElement:
+    """Below this id every transaction that may write changes here has ended (PostgreSQL)."""
+    return literal_column(f"({SAFE_HORIZON})", BigInteger)
+
+
+def _columns(resource: Resource) -> dict:
+    """The change's filter columns for a resource: its group, instrument and participant."""
+    if isinstance(resource, Event):
+        return {
+            "event_id": resource.id,
+            "group_id": resource.group_id,
+            "instrument_id": resource.instrument_id,
+            "participant_id": resource.participant_id,
+        }
+    if isinstance(resource, Announcement):
+        return {"announcement_id": resource.id, "group_id": resource.group_id}
+    if isinstance(resource, Group):
+        return {"group_id": resource.id}
+    if isinstance(resource, Instrument):
+        return {"instrument_id": resource.id, "group_id": resource.group_id}
+    return {"participant_id": resource.id}
+
+
+def record_change(
+    session: Session, verb: str, resource: Resource, recorded_by: str, at: datetime | None = None
+) -> Change:
+    """Log that ``resource`` was ``verb`` (recorded, retracted, …) and queue its deliveries."""
+    session.flush()  # the resource's id and foreign keys
+    change = Change(
+        txid=current_txid(session),
+        type=f"{KINDS[type(resource)]}.{verb}",
+        recorded_at=at or utcnow(),
+        recorded_by=recorded_by,
+        **_columns(resource),
+    )
+    session.add(change)
+    session.flush()
+    hooks = active_webhooks(session)
+    if hooks:
+        facts = _facts(
+            session,
+            [
+                (
+                    change.id,
+                    change.type,
+                    change.group_id,
+                    change.instrument_id,
+                    change.participant_id,
+                )
+            ],
+        )
+        _enqueue(session, hooks, facts)
+    return change
+
+
+def record_registered(session: Session, resources: Iterable[Resource], recorded_by: str) -> None:
+    """Log each newly registered group, instrument or participant (the seeder's)."""
+    session.flush()
+    for resource in resources:
+        record_change(session, "registered", resource, recorded_by)
+
+
+def record_bulk_events(session: Session, recorded_at: datetime, recorded_by: str) -> int:
+    """Log every event a bulk writer wrote at ``recorded_at``, in one statement; their number.
+
+    The events of one bulk write share their instant and recorder; an event that has its
+    change already (an API write at the same microsecond) is not logged twice.
+    """
+    if recorded_at.tzinfo is None:
+        recorded_at = recorded_at.replace(tzinfo=UTC)
+    chosen = (
+        select(
+            current_txid(session),
+            literal("event.recorded"),
+            Event.recorded_at,
+            Event.recorded_by,
+            Event.id,
+            Event.group_id,
+            Event.instrument_id,
+            Event.participant_id,
+        )
+        .where(
+            Event.recorded_at == recorded_at,
+            Event.recorded_by == recorded_by,
+            ~exists().where(Change.event_id == Event.id),
+        )
+        .order_by(Event.id)
+    )
+    statement = insert(Change).from_select(
+        [
+            "txid",
+            "type",
+            "recorded_at",
+            "recorded_by",
+            "event_id",
+            "group_id",
+            "instrument_id",
+            "participant_id",
+        ],
+        chosen,
+    )
+    hooks = active_webhooks(session)
+    if not hooks:
+        return session.execute(statement).rowcount
+    rows = session.execute(
+        statement.returning(
+            Change.id, Change.type, Change.group_id, Change.instrument_id, Change.participant_id
+        )
+    ).all()
+    _enqueue(session, hooks, _facts(session, rows))
+    return len(rows)
+
+
+def active_webhooks(session: Session) -> list[Webhook]:
+    """The webhooks deliveries are queued for (not disabled)."""
+    return list(session.scalars(select(Webhook).where(Webhook.disabled_at.is_(None))))
+
+
+def _facts(
+    session: Session, rows: list
+) -> list[tuple[int, str, str | None, str | None, str | None]]:
+    """(change id, type, group slug, instrument slug, participant code) for each change row."""
+    groups = _names(session, Group.id, Group.slug, {row[2] for row in rows})
+    instruments = _names(session, Instrument.id, Instrument.slug, {row[3] for row in rows})
+    participants = _names(session, Participant.id, Participant.code, {row[4] for row in rows})
+    return [
+        (row[0], row[1], groups.get(row[2]), instruments.get(row[3]), participants.get(row[4]))
+        for row in rows
+    ]
+
+
+def _names(session: Session, key, name, ids: set) -> dict:
+    ids.discard(None)
+    if not ids:
+        return {}
+    return {row[0]: row[1] for row in session.execute(select(key, name).where(key.in_(ids)))}
+
+
+def wants(
+    hook: Webhook, type_: str, group: str | None, instrument: str | None, participant: str | None
+) -> bool:
+    """True when the change passes every filter the webhook set (an unset filter passes all)."""
+    return (
+        (hook.types is None or type_ in hook.types)
+        and (hook.groups is None or group in hook.groups)
+        and (hook.instruments is None or instrument in hook.instruments)
+        and (hook.participants is None or participant in hook.participants)
+    )
+
+
+def _enqueue(session: Session, hooks: list[Webhook], facts: list) -> None:
+    """One pending delivery per (change, webhook that wants it)."""
+    now = utcnow()
+    rows = [
+        {
+            "webhook_id": hook.id,
+            "change_id": fact[0],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for fact in facts
+        for hook in hooks
+        if wants(hook, *fact[1:])
+    ]
+    for at in range(0, len(rows), 5_000):
+        session.execute(insert(Delivery), rows[at : at + 5_000])
+
+
+def position_filter(session: Session, after: tuple[int, int] | None) -> list[ColumnElement]:
+    """Conditions serving the changes past ``after`` that can no longer be overtaken."""
+    conditions = []
+    if after is not None:
+        conditions.append(
+            (Change.txid > after[0]) | and_(Change.txid == after[0], Change.id > after[1])
+        )
+    if is_postgres(session):
+        conditions.append(Change.txid < safe_horizon())
+    return conditions

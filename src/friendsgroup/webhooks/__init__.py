@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, their signed deliveries (Standard Webhooks), the worker."""

@@ -1,0 +1,218 @@
+"""The delivering worker: claim due deliveries under a lease, POST them, record each attempt.
+
+Claims take ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers on several hosts
+share the outbox without sending one delivery twice at once; on SQLite the claim runs in a
+writing transaction, which the database serialises. A claim is a lease: a worker that dies
+mid-delivery leaves it to be claimed again when the lease runs out (at least once).
+"""
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import orjson
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from ..db import Database
+from ..models import Delivery, DeliveryAttempt, Webhook
+from ..reports.changes import change_dict
+from ..timeutil import isoformat_z, utcnow
+from .schedule import Schedule
+from .sending import Outcome, post
+from .signing import message_id, signed_headers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a worker sends: timeout, lease, threads, polling, targets allowed, retry schedule."""
+
+    timeout: float = 10.0
+    lease: float = 60.0
+    concurrency: int = 8
+    per_endpoint: int = 4  # deliveries in flight to one webhook: a slow one holds no more
+    poll: float = 0.5
+    allow_private: bool = False
+    schedule: Schedule = field(default_factory=Schedule)
+
+    @classmethod
+    def from_config(cls, config) -> "Settings":
+        return cls(
+            timeout=float(config["WEBHOOK_TIMEOUT"]),
+            lease=float(config["WEBHOOK_LEASE_SECONDS"]),
+            concurrency=int(config["WEBHOOK_CONCURRENCY"]),
+            per_endpoint=int(config["WEBHOOK_PER_ENDPOINT"]),
+            poll=float(config["WEBHOOK_POLL_SECONDS"]),
+            allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
+            schedule=Schedule.from_config(config),
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this worker holds until ``lease_until``, fenced by its ``token``."""
+
+    delivery_id: int
+    token: str
+
+
+class Worker:
+    """Delivers the outbox of one database with ``settings.concurrency`` threads."""
+
+    def __init__(self, database: Database, settings: Settings, name: str | None = None) -> None:
+        self.database = database
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+
+    # --- one delivery ---
+
+    def claim(self) -> Claim | None:
+        """Lease the most overdue delivery nobody holds, or None."""
+        now = utcnow()
+        token = f"{self.name}:{uuid.uuid4().hex[:12]}"
+        in_flight = aliased(Delivery)
+        busy = (
+            select(func.count())
+            .where(
+                in_flight.webhook_id == Delivery.webhook_id,
+                in_flight.status == "pending",
+                in_flight.lease_until >= now,
+            )
+            .scalar_subquery()
+        )
+        with self.database.transaction() as session:
+            found = session.scalar(
+                select(Delivery.id)
+                .join(Webhook, Delivery.webhook_id == Webhook.id)
+                .where(
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                    Webhook.disabled_at.is_(None),
+                    busy < self.settings.per_endpoint,
+                )
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(1)
+                .with_for_update(skip_locked=True, of=Delivery)
+            )
+            if found is None:
+                return None
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == found)
+                .values(lease_until=now + timedelta(seconds=self.settings.lease), leased_by=token)
+            )
+        return Claim(found, token)
+
+    def deliver(self, claim: Claim) -> Outcome | None:
+        """Send a claimed delivery and record the attempt; None when it no longer exists."""
+        with self.database.transaction(write=False) as session:
+            delivery = session.get(Delivery, claim.delivery_id)
+            if delivery is None:
+                return None
+            change = delivery.change
+            body = orjson.dumps(
+                {
+                    "type": change.type,
+                    "timestamp": isoformat_z(change.recorded_at),
+                    "data": change_dict(change),
+                }
+            ).decode()
+            url, secret = delivery.webhook.url, delivery.webhook.secret
+        now = utcnow()
+        headers = signed_headers(secret, message_id(claim.delivery_id), now, body)
+        outcome = post(
+            url, body.encode(), headers, self.settings.timeout, self.settings.allow_private
+        )
+        self.record(claim, outcome, now)
+        return outcome
+
+    def record(self, claim: Claim, outcome: Outcome, at: datetime) -> None:
+        """Keep the attempt; settle the delivery if this worker still holds it."""
+        now = utcnow()
+        with self.database.transaction() as session:
+            delivery = session.get(Delivery, claim.delivery_id)
+            if delivery is None:
+                return
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    attempted_at=at,
+                    status_code=outcome.status_code,
+                    latency_ms=outcome.latency_ms,
+                    error=outcome.error,
+                )
+            )
+            if delivery.leased_by != claim.token or delivery.status != "pending":
+                return  # the lease ran out and another worker took it over
+            delivery.attempts += 1
+            delivery.lease_until = None
+            delivery.leased_by = None
+            webhook = delivery.webhook
+            if outcome.ok:
+                delivery.status = "delivered"
+                delivery.finished_at = now
+                webhook.failing_since = None
+                return
+            retry_at = self.settings.schedule.next_attempt(
+                delivery.created_at, delivery.attempts, now
+            )
+            if retry_at is None:
+                delivery.status = "failed"
+                delivery.finished_at = now
+            else:
+                delivery.next_attempt_at = retry_at
+            self._note_failure(webhook, outcome, now)
+
+    def _note_failure(self, webhook: Webhook, outcome: Outcome, now: datetime) -> None:
+        """Disable an endpoint once every attempt has failed for ``disable_after``."""
+        if webhook.failing_since is None:
+            webhook.failing_since = now
+            return
+        failing_for = (now - webhook.failing_since).total_seconds()
+        if webhook.disabled_at is None and failing_for >= self.settings.schedule.disable_after:
+            webhook.disabled_at = now
+            webhook.disabled_reason = (
+                f"every delivery failed since {isoformat_z(webhook.failing_since)}; "
+                f"last: {outcome.error}"
+            )
+            log.warning("webhook %s disabled: %s", webhook.id, webhook.disabled_reason)
+
+    # --- loops ---
+
+    def run_pending(self) -> int:
+        """Deliver what is due now, one thread; the number of attempts made (tests, CLI)."""
+        made = 0
+        while (claim := self.claim()) is not None:
+            self.deliver(claim)
+            made += 1
+        return made
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until ``stop`` is set, with ``concurrency`` threads."""
+        threads = [
+            threading.Thread(target=self._loop, args=(stop,), name=f"webhooks-{n}", daemon=True)
+            for n in range(self.settings.concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                claim = self.claim()
+                if claim is None:
+                    stop.wait(self.settings.poll)
+                else:
+                    self.deliver(claim)
+            except Exception:  # a database outage: keep going, the leases cover the rest
+                log.exception("webhook delivery failed")
+                stop.wait(self.settings.poll)
