@@ -38,8 +38,8 @@ def test_seed_reports_what_it_created(seeded):
         "groups: 2 created, 0 skipped",
         "instruments: 3 created, 0 skipped",
         "participants: 14 created, 0 skipped",
-        "events: 87 created, 0 skipped",
-        "announcements: 8 created, 0 skipped",
+        "events: 87 new, 0 unchanged, 0 corrected, 0 left alone, 0 conflicts",
+        "announcements: 8 new, 0 unchanged, 0 corrected, 0 left alone, 0 conflicts",
         "countries: 65 registered from their ISO codes",
     ]
 
@@ -73,8 +73,8 @@ def test_seeding_twice_changes_nothing(seeded, runner, app):
         "groups: 0 created, 2 skipped",
         "instruments: 0 created, 3 skipped",
         "participants: 0 created, 14 skipped",
-        "events: 0 created, 87 skipped",
-        "announcements: 0 created, 8 skipped",
+        "events: 0 new, 87 unchanged, 0 corrected, 0 left alone, 0 conflicts",
+        "announcements: 0 new, 8 unchanged, 0 corrected, 0 left alone, 0 conflicts",
         "countries: 0 registered from their ISO codes",
     ]
     assert snapshot(app) == before
@@ -114,7 +114,7 @@ def test_a_seed_file_against_the_rules_writes_nothing(runner, app, tmp_path):
     shutil.copytree(SEEDS, seeds)
     with (seeds / "events.csv").open("a", encoding="utf-8") as handle:
         handle.write(
-            "haip-friends-group,,withdrawal,BRA,2025-01-01,,,,"
+            "fg-BRA-withdrawal,haip-friends-group,,withdrawal,BRA,2025-01-01,,,,"
             "https://example.org/brazil,Brazil leaves,,reported\n"
         )
     before = snapshot(app)
@@ -139,9 +139,9 @@ def test_a_seed_file_against_the_rules_writes_nothing(runner, app, tmp_path):
         ),
         (
             "announcements.csv",
-            "group,as_of,count,source_url,source_title,source_published_on,source_reliability,note\n"
-            "haip-friends-group,2024-05-02,many,https://example.org/a,,,official,\n",
-            "announcements.csv line 2: count: Not a valid integer.",
+            "key,group,as_of,count,source_url,source_title,source_published_on,source_reliability,note\n"
+            "fg-x,haip-friends-group,2024-05-02,many,https://example.org/a,,,official,\n",
+            "announcements.csv line 2 (key fg-x): count: Not a valid integer.",
         ),
         (
             "announcements.csv",

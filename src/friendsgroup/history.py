@@ -33,6 +33,7 @@ class Step:
     effective_on: date
     order: float  # its place (see same_day_place); a new event sorts after its same-day peers
     event_id: int | None = None
+    earliest_on: date | None = None  # the start of an uncertain date's window
 
 
 def timeline_problem(
@@ -82,13 +83,19 @@ def _rule_problem(step: Step, new: Step | None, context: _Context) -> Problem:
     on = step.effective_on.isoformat()
     target, who = context.target, context.who
     if step is not new:
-        return conflict(
-            "history-conflict",
-            "History conflict",
+        detail = (
             f"the change would leave event {step.event_id} ({step.type} of {who} on {on}) "
-            f"inconsistent with the rest of the history in {target}",
-            "effective_on",
+            f"inconsistent with the rest of the history in {target}"
         )
+        window = getattr(step, "earliest_on", None)
+        if window is not None and new is not None and new.type == step.type:
+            # The recorded date is only the end of a window: the new fact most likely dates it.
+            detail += (
+                f"; event {step.event_id} has an uncertain date (between {window} and {on}): "
+                f"if this is when it happened, correct event {step.event_id} instead "
+                f"(POST /api/v1/events/{step.event_id}/correction with effective_on)"
+            )
+        return conflict("history-conflict", "History conflict", detail, "effective_on")
     if step.type == "accession":
         return conflict(
             "already-member",
@@ -237,13 +244,19 @@ def lock_participant(session: Session, participant: Participant) -> None:
 def visible_steps(session: Session, target: Target, participant: Participant) -> list[Step]:
     """The current (unretracted) events of a participant in a group or instrument."""
     rows = session.execute(
-        select(Event.id, Event.type, Event.effective_on, same_day_place().label("place")).where(
+        select(
+            Event.id,
+            Event.type,
+            Event.effective_on,
+            same_day_place().label("place"),
+            Event.earliest_on,
+        ).where(
             target.event_filter(),
             Event.participant_id == participant.id,
             Event.retracted_at.is_(None),
         )
     )
-    return [Step(row.type, row.effective_on, row.place, row.id) for row in rows]
+    return [Step(row.type, row.effective_on, row.place, row.id, row.earliest_on) for row in rows]
 
 
 def _enforce(target: Target, who: str, steps: list[Step], new: Step | None) -> None:
@@ -378,6 +391,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         supersedes_id=event.id,
         place=place,
         superseded_by=None,
+        origin=event.origin,  # still the same row's fact, corrected
     )
     session.add(replacement)
     record_change(session, "corrected", replacement, recorded_by, now)
@@ -414,6 +428,7 @@ def record_announcement(
         note=data.get("note"),
         recorded_by=recorded_by,
         sources=build_sources([data["source"]]),
+        origin=data.get("origin"),
     )
     session.add(announcement)
     record_change(session, "recorded", announcement, recorded_by)

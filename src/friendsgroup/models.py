@@ -225,6 +225,13 @@ class Event(Base):
             postgresql_where=text("supersedes_id IS NOT NULL"),
             sqlite_where=text("supersedes_id IS NOT NULL"),
         ),
+        # The seeder finds the events of its rows by origin; almost no other event has one.
+        Index(
+            "ix_events_origin",
+            "origin",
+            postgresql_where=text("origin IS NOT NULL"),
+            sqlite_where=text("origin IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -244,6 +251,8 @@ class Event(Base):
     # The place among same-day events when it is not the id: a correction that keeps the date
     # stands where the event it replaces stood (see ``same_day_place``).
     place: Mapped[int | None]
+    # The keyed dataset row this fact came from (``seeds/events.csv#fg-AUS``), kept by corrections.
+    origin: Mapped[str | None] = mapped_column(String(300))
 
     participant: Mapped[Participant] = relationship(lazy="joined", innerjoin=True)
     group: Mapped[Group | None] = relationship(lazy="joined")
@@ -266,6 +275,12 @@ class Announcement(Base):
     __table_args__ = (
         CheckConstraint("count >= 0", name="count_not_negative"),
         Index("ix_announcements_group_as_of", "group_id", "as_of"),
+        Index(
+            "ix_announcements_origin",
+            "origin",
+            postgresql_where=text("origin IS NOT NULL"),
+            sqlite_where=text("origin IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -275,6 +290,7 @@ class Announcement(Base):
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[str | None] = mapped_column(String(300))  # as Event.origin
 
     group: Mapped[Group] = relationship(lazy="joined")
     sources: Mapped[list["Source"]] = relationship(

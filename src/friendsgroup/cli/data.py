@@ -31,23 +31,43 @@ from .auditing import record_command, record_refused_command
     type=click.Path(exists=True, file_okay=False),
     help="Directory of the seed files.",
 )
-def seed_command(path: str) -> None:
-    """Load the HAIP reference data; running it twice changes nothing."""
+@click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
+def seed_command(path: str, dry_run: bool) -> None:
+    """Reconcile the registry with the HAIP seed files; a curator's decision is never undone.
+
+    Rows never recorded are recorded; a row changed in the files corrects the seed's own event
+    when no curator touched it since; a row whose event a curator retracted or corrected is
+    left alone; a changed row whose event a curator changed is listed as a conflict.
+    """
     require_head()
     try:
         with database_errors(), get_db(app()).transaction() as session:
             watch(session, bulk_by=SEED_RECORDED_BY)
             before = session.scalar(select(func.count()).select_from(Participant))
-            tallies = seed(session, Path(path))
+            report = seed(session, Path(path))
             after = session.scalar(select(func.count()).select_from(Participant))
-            record_command(session, f"seed {path}")
+            if dry_run:
+                session.rollback()
+            else:
+                record_command(session, f"seed {path}")
     except SeedError as error:
         record_refused_command(f"seed {path}", "invalid-seed")
         fail(f"{error}; nothing was written")
-    for kind, tally in tallies.items():
+    for kind, tally in report.tallies.items():
         click.echo(f"{kind}: {tally.created} created, {tally.skipped} skipped")
-    countries = after - before - tallies["participants"].created
+    for kind, plan in report.plans.items():
+        click.echo(f"{kind}: {plan.summary()}")
+        shown = [("corrected", plan.corrected), ("left alone", plan.left_alone)]
+        shown += [("conflict", plan.conflicts)]
+        if dry_run:
+            shown.insert(0, ("new", plan.new))
+        for label, lines in shown:
+            for line in lines:
+                click.echo(f"  {label}: {line}")
+    countries = after - before - report.tallies["participants"].created
     click.echo(f"countries: {countries} registered from their ISO codes")
+    if dry_run:
+        click.echo("dry run: nothing was written")
 
 
 @main.command("import")

@@ -267,6 +267,7 @@ class _BulkRecorder:
                     Event.id,
                     Event.type,
                     Event.effective_on,
+                    Event.earliest_on,
                     Event.group_id,
                     Event.instrument_id,
                     Event.participant_id,
@@ -278,7 +279,7 @@ class _BulkRecorder:
             for row in rows:
                 key = ("group", row.group_id) if row.group_id else ("instrument", row.instrument_id)
                 self.existing[key, code_of[row.participant_id]].append(
-                    Step(row.type, row.effective_on, row.place, row.id)
+                    Step(row.type, row.effective_on, row.place, row.id, row.earliest_on)
                 )
 
     def _check(

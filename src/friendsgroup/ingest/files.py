@@ -46,6 +46,8 @@ SOURCE_CELLS = {
     "source_reliability": "reliability",
 }
 REQUIRED_COLUMNS = ("type", "participant", "effective_on")
+# A keyed dataset (the seeds) names each event by a stable key: its rows share it.
+KEY_COLUMN = "key"
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 TYPES_OF = {"group": GROUP_EVENT_TYPES, "instrument": INSTRUMENT_EVENT_TYPES}
 # The schema of each event type, as the API's routes use them.
@@ -79,6 +81,8 @@ class Record:
     body: dict
     source_lines: list[int] = field(default_factory=list)
     csv: bool = False
+    key: str | None = None
+    problems: list[LineProblem] = field(default_factory=list)  # found while reading the cells
 
     def where(self, name: str) -> tuple[int, str]:
         """The line and field to name for an error at ``name`` (``sources.1.url`` …)."""
@@ -95,7 +99,9 @@ class Record:
 class EventReader:
     """Turns the records of a file into events to record, or the problems of their lines."""
 
-    def __init__(self, session: Session, progress: Progress | None = None) -> None:
+    def __init__(
+        self, session: Session, progress: Progress | None = None, origin_prefix: str | None = None
+    ) -> None:
         # Every target is looked up now: once the writer streams, the session runs nothing else.
         self.targets = {("group", g.slug): g for g in session.scalars(select(Group)).unique()} | {
             ("instrument", i.slug): i for i in session.scalars(select(Instrument)).unique()
@@ -107,13 +113,15 @@ class EventReader:
             for (kind, slug), target in self.targets.items()
         }
         self.progress = progress
+        # Set for a keyed dataset: each event remembers its row as ``origin_prefix + key``.
+        self.origin_prefix = origin_prefix
 
     def read(self, path: Path) -> Iterator[NewEvent | LineProblem]:
         """Every event of the file, or the problems of its lines, in file order."""
         with path.open("rb", buffering=READ_BUFFER) as handle:
             lines = _text_lines(handle)
             if file_format(path) == "csv":
-                records = csv_records(lines, self.progress)
+                records = csv_records(lines, self.progress, keyed=self.origin_prefix is not None)
             else:
                 yield from self._read_json(lines)
                 return
@@ -160,6 +168,7 @@ class EventReader:
     def event(self, record: Record) -> list[NewEvent | LineProblem]:
         """The record as an event, or its problems: target, type, then the body's fields."""
         target, problems = self._target(record)
+        problems.extend(record.problems)
         event_type = record.type if isinstance(record.type, str) else None
         allowed = TYPES_OF.get(_kind(target), EVENT_TYPES)
         if event_type not in allowed:
@@ -176,6 +185,8 @@ class EventReader:
                 problems.extend(LineProblem(line, where, message) for message in messages)
         if problems:
             return problems
+        if record.key is not None and self.origin_prefix is not None:
+            data["origin"] = self.origin_prefix + record.key
         return [NewEvent(target, event_type, data, record.line)]
 
     def _target(self, record: Record) -> tuple[Group | Instrument | None, list[LineProblem]]:
@@ -247,20 +258,26 @@ def _json_loads(text: str):
     return value
 
 
-def csv_records(lines: Iterable[str], progress: Progress | None = None) -> Iterator:
-    """CSV rows (SPEC §4); consecutive rows equal up to ``note`` make one event."""
+def csv_records(
+    lines: Iterable[str], progress: Progress | None = None, *, keyed: bool = False
+) -> Iterator:
+    """CSV rows (SPEC §4); consecutive rows equal up to ``note`` make one event.
+
+    ``keyed``: the file has a ``key`` column, and consecutive rows of one key make one event.
+    """
     reader = csv.reader(_counting(lines, progress))
     header = next(reader, None)
     if header is None:
         yield LineProblem(1, "header", "the file is empty")
         return
-    problems = _header_problems(header)
+    problems = _header_problems(header, keyed)
     if problems:
         yield from problems
         return
     columns = _Columns(header)
     rows: list[list[str]] = []
     lines_of: list[int] = []
+    first_line_of: dict[str, int] = {}
     start = reader.line_num + 1
     for cells in reader:
         line, start = start, reader.line_num + 1
@@ -269,7 +286,21 @@ def csv_records(lines: Iterable[str], progress: Progress | None = None) -> Itera
         if len(cells) != len(header):
             yield LineProblem(line, "row", f"has {len(cells)} cells; the header has {len(header)}")
             continue
-        if rows and columns.event_key(cells) != columns.event_key(rows[0]):
+        if keyed:
+            key = columns.cell(cells, KEY_COLUMN)
+            if rows and key == columns.cell(rows[0], KEY_COLUMN):
+                yield from columns.same_event(cells, rows[0], line, key)
+            elif key in first_line_of or not key:
+                message = f"repeats the key of line {first_line_of[key]}" if key else "is empty"
+                yield LineProblem(line, KEY_COLUMN, message)
+                continue
+            else:
+                first_line_of[key] = line
+        if rows and (
+            columns.cell(cells, KEY_COLUMN) != columns.cell(rows[0], KEY_COLUMN)
+            if keyed
+            else columns.event_key(cells) != columns.event_key(rows[0])
+        ):
             yield columns.record(rows, lines_of)
             rows, lines_of = [], []
         rows.append(cells)
@@ -278,9 +309,11 @@ def csv_records(lines: Iterable[str], progress: Progress | None = None) -> Itera
         yield columns.record(rows, lines_of)
 
 
-def _header_problems(header: list[str]) -> list[LineProblem]:
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    missing_columns = [name for name in REQUIRED_COLUMNS if name not in header]
+def _header_problems(header: list[str], keyed: bool = False) -> list[LineProblem]:
+    known = (*CSV_COLUMNS, KEY_COLUMN) if keyed else CSV_COLUMNS
+    required = (KEY_COLUMN, *REQUIRED_COLUMNS) if keyed else REQUIRED_COLUMNS
+    unknown = [name for name in header if name not in known]
+    missing_columns = [name for name in required if name not in header]
     problems = [LineProblem(1, name or "header", "unknown column") for name in unknown]
     problems += [LineProblem(1, name, "missing column") for name in missing_columns]
     if "group" not in header and "instrument" not in header:
@@ -305,6 +338,14 @@ class _Columns:
         i = self.index.get(name)
         return "" if i is None else cells[i]
 
+    def same_event(self, cells: list[str], first: list[str], line: int, key: str) -> list:
+        """Problems of a further source row of a key that differs from its first row."""
+        return [
+            LineProblem(line, name, f"differs from the first row of key {key!r}")
+            for name in SAME_EVENT_COLUMNS
+            if name in self.index and self.cell(cells, name) != self.cell(first, name)
+        ]
+
     def record(self, rows: list[list[str]], lines: list[int]) -> Record:
         """The event of a run of rows: the first row's fields, one source a row."""
         first = rows[0]
@@ -314,8 +355,20 @@ class _Columns:
                 body[name] = value
         body["earliest_on"] = self.cell(first, "earliest_on") or None
         body["note"] = self.cell(first, "note") or None
+        problems = []
         if provisions := self.cell(first, "provisions").split():
-            body["provisions"] = [int(p) if p.isdecimal() else p for p in provisions]
+            bad = [p for p in provisions if not (p.isascii() and p.isdecimal())]
+            if bad:
+                problems.append(
+                    LineProblem(
+                        lines[0],
+                        "provisions",
+                        f"{bad[0]!r} is not a provision number: give numbers separated by "
+                        "spaces (e.g. '1 2 5'), or leave the cell empty for all provisions",
+                    )
+                )
+            else:
+                body["provisions"] = [int(p) for p in provisions]
         sources, source_lines = [], []
         for cells, line in zip(rows, lines, strict=True):
             source = {name: cells[i] for i, name in self.sources if cells[i]}
@@ -332,6 +385,8 @@ class _Columns:
             body,
             source_lines,
             csv=True,
+            key=self.cell(first, KEY_COLUMN) or None,
+            problems=problems,
         )
 
 

@@ -25,6 +25,7 @@ WRITTEN_EVENT_COLUMNS = (
     "note",
     "recorded_at",
     "recorded_by",
+    "origin",
 )
 WRITTEN_SOURCE_COLUMNS = (
     "event_id",
@@ -59,6 +60,7 @@ class Writer:
             data.get("note"),
             self.recorded_at,
             self.recorded_by,
+            data.get("origin"),
         )
 
     @staticmethod
@@ -169,6 +171,7 @@ class CopyWriter(Writer):
         earliest_on = data.get("earliest_on")
         provisions = data.get("provisions")
         note = data.get("note")
+        origin = data.get("origin")
         # The row in COPY's text format, but for the id the thread puts in front of it.
         row = "\t".join(
             (
@@ -180,6 +183,7 @@ class CopyWriter(Writer):
                 NULL if provisions is None else json.dumps(provisions),
                 NULL if note is None else _cell(note),
                 self.recorded_cells,
+                NULL if origin is None else _cell(origin),
             )
         )
         sources = data.get("sources")
