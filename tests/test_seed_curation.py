@@ -196,6 +196,6 @@ def test_a_database_seeded_before_rows_had_keys_is_adopted(runner, app, session)
     session.rollback()
     out = seed(runner)
     assert "events: 0 new, 87 unchanged" in out
-    assert "announcements: 0 new, 8 unchanged" in out
+    assert "announcements: 0 new, 12 unchanged" in out
     assert row_counts(session) == before
     assert session.scalar(select(Event).where(Event.origin.is_(None))) is None
