@@ -5,7 +5,12 @@ from pathlib import Path
 
 
 def default_database_url() -> str:
-    """A SQLite file in the working directory, the embedded default."""
+    """A SQLite file in the working directory, the embedded default.
+
+    Kept relative to the working directory so that `make serve` and the CLI run from the
+    repository share it; a command elsewhere finds no file there and says so (only
+    `db upgrade` creates one), so the default never yields an empty registry by accident.
+    """
     return f"sqlite:///{Path.cwd() / 'friendsgroup.sqlite3'}"
 
 

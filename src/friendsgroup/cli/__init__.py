@@ -6,10 +6,12 @@ they share: the app, ``fail`` and the check that the database is at head.
 
 import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import ScriptInfo
+from sqlalchemy import make_url
 
 from .. import migrate
 from ..db import get_db
@@ -19,6 +21,12 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 def app() -> Flask:
     """The app of ``flask --app`` (or a test runner), else a new one from the environment."""
+    flask_app = _app()
+    _require_database(flask_app.config["DATABASE_URL"])
+    return flask_app
+
+
+def _app() -> Flask:
     if has_app_context():
         return current_app._get_current_object()
     context = click.get_current_context()
@@ -35,6 +43,33 @@ def app() -> Flask:
         # A one-shot command closes its connections rather than leave them to the collector.
         root.call_on_close(lambda: get_db(created).dispose())
     return root.meta["friendsgroup.app"]
+
+
+# The only command that may bring a SQLite file into being (``make serve`` runs it first).
+CREATES_DATABASE = ("db", "upgrade")
+
+
+def _require_database(url: str) -> None:
+    """Exit 1, naming the file, when a SQLite database does not exist: connecting would
+    silently create an empty registry there, and every later command would use it."""
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        return
+    context = click.get_current_context()
+    if tuple(context.command_path.split()[-2:]) == CREATES_DATABASE:
+        return
+    fail(
+        f"no database at {path} (DATABASE_URL): set DATABASE_URL to the registry's database, "
+        "or create a new, empty one there with 'friendsgroup db upgrade'"
+    )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of a SQLite database file (None for another database or memory)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
 
 
 def fail(message: str) -> None:

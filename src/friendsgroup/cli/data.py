@@ -74,19 +74,47 @@ def seed_command(path: str, dry_run: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check every line and print what would be done.")
 @click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Leave out events already recorded (named on stderr) instead of refusing the file.",
+)
+@click.option(
     "--by",
     default="import",
     show_default=True,
     help="Who records the events: their recorded_by and the audit trail's actor.",
 )
-def import_command(file: str, dry_run: bool, by: str) -> None:
-    """Record the events of a CSV or JSON lines FILE, checked like the API; all or nothing."""
+def import_command(file: str, dry_run: bool, skip_existing: bool, by: str) -> None:
+    """Record the events of a CSV or JSON lines FILE, checked like the API; all or nothing.
+
+    \b
+    CSV columns (a header row; UTF-8; RFC 4180 quoting):
+      group | instrument   the slug of one of them, the other empty
+      type                 accession, withdrawal (group); commitment, report,
+                           withdrawal (instrument)
+      participant          ISO 3166-1 alpha-2/alpha-3 code, or a registered code
+      effective_on         YYYY-MM-DD
+      earliest_on          YYYY-MM-DD or empty: the start of an uncertain date's window
+      provisions           provision numbers separated by spaces ("1 2 5"), for a
+                           commitment only; empty means all provisions
+      note                 free text, may be empty
+      source_url, source_title, source_published_on, source_reliability
+                           one source (reliability: official, reported, unverified)
+    Several sources: consecutive rows identical from group to note, one source each.
+    JSON lines: one API body a line, plus "group" or "instrument" and "type".
+
+    \b
+    An event identical to a visible one (same target, participant, type, dates and
+    provisions) is "already recorded (event N)": the file is refused, or with
+    --skip-existing that line is left out, so a file can be run again.
+    """
     if not 1 <= len(by) <= 100:
         fail("--by must be 1-100 characters")
     require_head()
     action = f"import {file}"
     path = Path(file)
     started = time.monotonic()
+    skipped: list = []
 
     def progress(rows: int) -> None:
         rate = rows / max(time.monotonic() - started, 1e-9)
@@ -101,7 +129,13 @@ def import_command(file: str, dry_run: bool, by: str) -> None:
             if not dry_run:
                 watch(session, bulk_by=by)
             counts = import_events(
-                session, path, dry_run=dry_run, progress=progress, recorded_by=by
+                session,
+                path,
+                recorded_by=by,
+                dry_run=dry_run,
+                progress=progress,
+                skip_existing=skip_existing,
+                skipped=skipped,
             )
             if dry_run:
                 session.rollback()
@@ -118,12 +152,16 @@ def import_command(file: str, dry_run: bool, by: str) -> None:
         if not dry_run:
             record_refused_command(action, "invalid-file", by)
         fail(f"{path}: {error}; nothing was written")
+    for line in skipped:
+        click.echo(f"{line}, skipped", err=True)
     seconds = time.monotonic() - started
     total = sum(counts.values())
     verb = "would record" if dry_run else "recorded"
     click.echo(f"{verb} {total:,} events from {path} in {seconds:.1f} s:")
     for line in summary(counts):
         click.echo(line)
+    if skipped:
+        click.echo(f"{len(skipped):,} events already recorded, skipped")
     if dry_run:
         click.echo("dry run: nothing was written")
 

@@ -62,6 +62,8 @@ def record_events_bulk(
     recorded_by: str,
     *,
     write: bool = True,
+    skip_existing: bool = False,
+    skipped: list[LineProblem] | None = None,
 ) -> Counter:
     """Check many events by the rules of ``record_event`` and add them (not committed).
 
@@ -69,8 +71,14 @@ def record_events_bulk(
     field validation) is reported with the rest. Raises ``BulkProblems`` naming every line at
     fault; the caller then rolls back. ``write=False`` checks without writing anything.
     Returns the number of events per (``group``/``instrument``, slug, type).
+
+    An event identical to a visible one (target, participant, type, dates, provisions) is
+    refused as "already recorded (event N)", or, with ``skip_existing``, left out and named
+    in ``skipped``: a file can be run again.
     """
     bulk = _BulkRecorder(session, recorded_by, write)
+    bulk.skip_existing = skip_existing
+    bulk.skipped = skipped if skipped is not None else []
     try:
         chunk: list[NewEvent | LineProblem] = []
         for item in items:
@@ -146,6 +154,9 @@ class _BulkRecorder:
         self.targets: dict[tuple[str, int], _BulkTarget] = {}
         self.entities: dict[int, tuple[tuple[str, int], _BulkTarget]] = {}  # by id() of entity
         self.existing: dict[tuple, list[Step]] = defaultdict(list)
+        self.recorded: dict[tuple, int] = {}  # what makes an event the same → its id
+        self.skip_existing = False
+        self.skipped: list[LineProblem] = []
         self.problems: list[LineProblem] = []
         self.count = 0
         # Read once: today() only moves on during a write, so the limit only widens.
@@ -179,6 +190,24 @@ class _BulkRecorder:
             history.check_admitted(target, who)
         except Problem as problem:
             self.problems.extend(line_problems(item.line, problem))
+            return
+        same = self.recorded.get(
+            _sameness(
+                key,
+                who.code,
+                item.type,
+                data["effective_on"],
+                data.get("earliest_on"),
+                data.get("provisions"),
+            )
+        )
+        if same is not None:
+            message = f"already recorded (event {same})"
+            if self.skip_existing:
+                self.skipped.append(LineProblem(item.line, "event", message))
+            else:
+                hint = "; run with --skip-existing to record only what is new"
+                self.problems.append(LineProblem(item.line, "event", message + hint))
             return
         self.count += 1
         step = _PendingStep(item.type, data["effective_on"], PENDING + self.count, item.line)
@@ -268,6 +297,7 @@ class _BulkRecorder:
                     Event.type,
                     Event.effective_on,
                     Event.earliest_on,
+                    Event.provisions,
                     Event.group_id,
                     Event.instrument_id,
                     Event.participant_id,
@@ -278,9 +308,14 @@ class _BulkRecorder:
             )
             for row in rows:
                 key = ("group", row.group_id) if row.group_id else ("instrument", row.instrument_id)
-                self.existing[key, code_of[row.participant_id]].append(
+                code = code_of[row.participant_id]
+                self.existing[key, code].append(
                     Step(row.type, row.effective_on, row.place, row.id, row.earliest_on)
                 )
+                same = _sameness(
+                    key, code, row.type, row.effective_on, row.earliest_on, row.provisions
+                )
+                self.recorded.setdefault(same, row.id)
 
     def _check(
         self, target: _BulkTarget, who: str, existing: list[Step], steps: list[_PendingStep]
@@ -298,6 +333,12 @@ class _BulkRecorder:
                 accepted.append(step)
             else:
                 self.problems.extend(line_problems(int(step.event_id), problem))
+
+
+def _sameness(key, code, event_type, effective_on, earliest_on, provisions) -> tuple:
+    """What makes two events the same fact (the order of provisions does not matter)."""
+    numbers = None if provisions is None else tuple(sorted(provisions))
+    return (key, code, event_type, effective_on, earliest_on, numbers)
 
 
 def _appends(existing: list[Step], steps: list[_PendingStep]) -> bool:

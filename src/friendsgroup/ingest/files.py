@@ -397,10 +397,19 @@ def import_events(
     recorded_by: str = "import",
     dry_run: bool = False,
     progress: Progress | None = None,
+    skip_existing: bool = False,
+    skipped: list[LineProblem] | None = None,
 ) -> Counter:
     """Check every line of the file and, unless ``dry_run``, add its events (not committed).
 
     Raises ``BulkProblems`` (every line at fault) or ``FileProblem``.
     """
     reader = EventReader(session, progress)
-    return record_events_bulk(session, reader.read(path), recorded_by, write=not dry_run)
+    return record_events_bulk(
+        session,
+        reader.read(path),
+        recorded_by,
+        write=not dry_run,
+        skip_existing=skip_existing,
+        skipped=skipped,
+    )
