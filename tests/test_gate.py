@@ -105,5 +105,5 @@ def test_the_api_and_the_seeder_apply_each_announcement_check(
     before = snapshot(app)
     result = runner.invoke(args=["seed", "--path", str(seeds)])
     assert result.exit_code == 1
-    assert f"announcements.csv line 2: body: {marker}" in result.stderr
+    assert f"announcements.csv line 2 (key fg-2024-05-02-kantei): body: {marker}" in result.stderr
     assert snapshot(app) == before

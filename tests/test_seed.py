@@ -153,10 +153,10 @@ def test_a_seed_file_against_the_rules_writes_nothing(runner, app, tmp_path):
         ),
         (
             "announcements.csv",
-            "group,as_of,count,source_url,source_title,source_published_on,source_reliability,note\n"
-            "haip-friends-group,2020-01-01,49,https://example.org/a,,,official,\n",
-            "announcements.csv line 2: as_of: is before haip-friends-group's established_on"
-            " (2024-05-02)",
+            "key,group,as_of,count,source_url,source_title,source_published_on,source_reliability,note\n"
+            "fg-x,haip-friends-group,2020-01-01,49,https://example.org/a,,,official,\n",
+            "announcements.csv line 2 (key fg-x): as_of: is before haip-friends-group's"
+            " established_on (2024-05-02)",
         ),
     ],
 )
