@@ -59,8 +59,8 @@ def _require_database(url: str) -> None:
     if tuple(context.command_path.split()[-2:]) == CREATES_DATABASE:
         return
     fail(
-        f"no database at {path} (DATABASE_URL): set DATABASE_URL to the registry's database, "
-        "or create a new, empty one there with 'friendsgroup db upgrade'"
+        f"no database at {path} (DATABASE_URL): set DATABASE_URL to the registry's database; "
+        "to create a new, empty registry there, run 'friendsgroup db upgrade' first"
     )
 
 
