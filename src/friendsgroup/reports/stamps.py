@@ -20,7 +20,6 @@ class Stamp:
 
     events: int
     retracted: int
-    last_event_id: int | None
     last_recorded_at: datetime | None
     last_retracted_at: datetime | None
     announcements: int
@@ -42,7 +41,6 @@ def _stamp_statement():
         select(
             func.count().label("events"),
             func.count(Event.retracted_at).label("retracted"),
-            func.max(Event.id).label("last_event_id"),
             func.max(Event.recorded_at).label("last_recorded_at"),
             func.max(Event.retracted_at).label("last_retracted_at"),
         )
