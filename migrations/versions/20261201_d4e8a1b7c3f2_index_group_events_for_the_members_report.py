@@ -9,7 +9,7 @@ Every members request reads the group's change stamp (counts, latest recorded an
 instants); ``ix_events_group_recorded`` answers it from the index alone.
 
 Revision ID: d4e8a1b7c3f2
-Revises: d3a9f1c4b7e2
+Revises: d3a9b8c1e702
 Create Date: 2026-12-01 09:45:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d4e8a1b7c3f2"
-down_revision: str | None = "d3a9f1c4b7e2"
+down_revision: str | None = "d3a9b8c1e702"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
