@@ -42,12 +42,14 @@ class Connection:
 
 
 def latency(
-    port: int, path: str, n: int, warmup: int, as_json: bool = True
-) -> tuple[list[float], dict | str]:
-    """Seconds per GET of ``path`` (``n`` timed after ``warmup``), and the last answer."""
+    port: int, paths: list[str], warmup: int, every_answer: bool = False, as_json: bool = True
+) -> tuple[list[float], list]:
+    """Seconds per GET of each path after the first ``warmup`` (unmeasured), and the
+    answers of the measured ones (of the last one only, unless ``every_answer``), as JSON
+    or as text."""
     connection = Connection(port)
-    timings, body = [], b""
-    for i in range(warmup + n):
+    timings, bodies = [], []
+    for i, path in enumerate(paths):
         started = time.perf_counter()
         status, body = connection.request("GET", path)
         elapsed = time.perf_counter() - started
@@ -55,8 +57,10 @@ def latency(
             raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
         if i >= warmup:
             timings.append(elapsed)
+            bodies.append(body)
     connection.close()
-    return timings, json.loads(body) if as_json else body.decode()
+    kept = bodies if every_answer else bodies[-1:]
+    return timings, [json.loads(body) if as_json else body.decode() for body in kept]
 
 
 def post_all(

@@ -1,12 +1,30 @@
 """The bench database: re-creating it, and the SQL the bench reads it with."""
 
 import random
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/friendsgroup_bench"
+
+
+def is_sqlite(url: str) -> bool:
+    """True when the URL names a SQLite file."""
+    return url.startswith("sqlite")
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path}"
+
+
+def sqlite_path(url: str) -> str:
+    """The file a SQLite URL names."""
+    return url.removeprefix("sqlite:///")
 
 
 def with_database(url: str, name: str) -> str:
@@ -27,6 +45,10 @@ def conninfo(url: str) -> str:
 
 def recreate(url: str) -> None:
     """Drop and create the database (from the ``postgres`` database, outside a transaction)."""
+    if is_sqlite(url):
+        for suffix in ("", "-wal", "-shm"):
+            Path(sqlite_path(url) + suffix).unlink(missing_ok=True)
+        return
     name = sql.Identifier(database_name(url))
     admin = conninfo(with_database(url, "postgres"))
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -46,6 +68,10 @@ def server_facts(url: str) -> dict:
 
 def vacuum_analyze(url: str) -> None:
     """Bring planner statistics and the visibility map up to date, as autovacuum would."""
+    if is_sqlite(url):
+        with closing(sqlite3.connect(sqlite_path(url))) as connection:
+            connection.execute("ANALYZE")
+        return
     with psycopg.connect(conninfo(url), autocommit=True) as connection:
         connection.execute("VACUUM (ANALYZE)")
 
@@ -64,25 +90,44 @@ def count(url: str, table: str) -> int:
         return connection.execute(query).fetchone()[0]
 
 
-def retraction_candidates(url: str, hot_group: str, count: int, seed: int = 7) -> list[int]:
+# The last unretracted event of each (group, participant): retracting it keeps the history valid.
+LAST_EVENTS = """
+    SELECT e.id, g.slug, p.code
+    FROM events e JOIN groups g ON g.id = e.group_id JOIN participants p ON p.id = e.participant_id
+    WHERE e.retracted_at IS NULL AND NOT EXISTS (
+        SELECT 1 FROM events later
+        WHERE later.group_id = e.group_id AND later.participant_id = e.participant_id
+          AND later.retracted_at IS NULL
+          AND (later.effective_on > e.effective_on
+               OR (later.effective_on = e.effective_on AND later.id > e.id))
+    )
+"""
+
+
+def last_events(url: str) -> list[tuple]:
+    """(id, group slug, participant code) of every last event, on either database."""
+    if is_sqlite(url):
+        with closing(sqlite3.connect(sqlite_path(url))) as connection:
+            return connection.execute(LAST_EVENTS).fetchall()
+    with psycopg.connect(conninfo(url)) as connection:
+        return connection.execute(LAST_EVENTS).fetchall()
+
+
+def retraction_candidates(
+    url: str, hot_group: str, hot: int, other: int, seed: int = 7
+) -> list[int]:
     """Events whose retraction keeps their history valid: the last of a (participant, group).
 
-    Dropping the last step of a valid alternation leaves a valid one. A few are taken from
-    the hot group so that its reports see retractions too.
+    Dropping the last step of a valid alternation leaves a valid one. ``hot`` of them are
+    taken from the hot group, chosen by participant code, so that every registry built with
+    the same hot group retracts the same of its events; ``other`` from the other groups.
     """
-    query = """
-        SELECT DISTINCT ON (e.group_id, e.participant_id) e.id, g.slug = %s
-        FROM events e JOIN groups g ON g.id = e.group_id
-        WHERE e.retracted_at IS NULL
-        ORDER BY e.group_id, e.participant_id, e.effective_on DESC, e.id DESC
-    """
-    with psycopg.connect(conninfo(url)) as connection:
-        rows = connection.execute(query, (hot_group,)).fetchall()
+    rows = last_events(url)
     rng = random.Random(seed)
-    hot = [event_id for event_id, is_hot in rows if is_hot]
-    other = [event_id for event_id, is_hot in rows if not is_hot]
-    chosen = rng.sample(hot, min(len(hot), max(1, count // 30)))
-    return chosen + rng.sample(other, min(len(other), count - len(chosen)))
+    in_hot = sorted((code, event_id) for event_id, slug, code in rows if slug == hot_group)
+    rest = sorted((slug, code, event_id) for event_id, slug, code in rows if slug != hot_group)
+    chosen = [event_id for _, event_id in rng.sample(in_hot, min(len(in_hot), hot))]
+    return chosen + [event_id for *_, event_id in rng.sample(rest, min(len(rest), other))]
 
 
 def verify_writes(url: str, expected: dict) -> list[dict]:

@@ -2,7 +2,7 @@
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,6 +30,18 @@ class Scale:
     warmup: int  # unmeasured requests before each round
     accessions: int  # P3, over all clients and rounds
     clients: int = 8
+    small_events: int = 25_000  # the scale rows' smaller registry: same hot group, less else
+    small_groups: int = 40
+    small_instruments: int = 10
+
+    def small(self) -> "Scale":
+        """The smaller registry of the scale rows: the same hot group, a tenth of the rest."""
+        return replace(
+            self,
+            events=self.small_events,
+            groups=self.small_groups,
+            instruments=self.small_instruments,
+        )
 
 
 FULL = Scale(
@@ -53,6 +65,9 @@ QUICK = Scale(
     requests=12,
     warmup=2,
     accessions=150,
+    small_events=700,
+    small_groups=6,
+    small_instruments=2,
 )
 
 
@@ -102,7 +117,8 @@ def generate(scale: Scale, seed: int = 7) -> Dataset:
         _group(f"bench-p3-{i:02d}", f"Bench P3 group {i}", date(2000, 1, 1))
         for i in range(-(-scale.accessions // per_group))
     ]
-    events = _hot_history(rng, codes, scale.hot_members)
+    # The hot group has a generator of its own, so that every scale builds the same one.
+    events = _hot_history(random.Random(seed + 1), codes, scale.hot_members)
     targets = [("group", g["slug"], g["established_on"]) for g in groups[1:]] + [
         ("instrument", i["slug"], i["adopted_on"]) for i in instruments
     ]
@@ -121,6 +137,14 @@ def generate(scale: Scale, seed: int = 7) -> Dataset:
     # A log in date order; each pair's dates are distinct, so its own order is kept.
     events.sort(key=lambda e: e["effective_on"])
     return Dataset(groups, instruments, p3_groups, codes, events)
+
+
+def distinct_dates(count: int, seed: int = 7) -> list[date]:
+    """``count`` different dates spread over the hot group's ten years, in a shuffled order."""
+    span = (END - HOT_FROM).days
+    days = [HOT_FROM + timedelta(days=span * i // max(1, count - 1)) for i in range(count)]
+    random.Random(seed).shuffle(days)
+    return days
 
 
 def _start(rng: random.Random) -> str:

@@ -1,13 +1,15 @@
 """The floors: the same work done by psycopg straight against PostgreSQL, with no service."""
 
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 
 import psycopg
 from psycopg.types.json import Json
 
-from .database import conninfo
+from .database import conninfo, sqlite_path
 
 # P1's floor: members on a date as one query. The last visible event of each participant
 # on or before as_of decides; an accession there makes a member since its date.
@@ -39,19 +41,65 @@ def bare_table(connection: psycopg.Connection, name: str) -> None:
     connection.commit()
 
 
-def members_latency(url: str, slug: str, as_of, n: int, warmup: int) -> tuple[list[float], list]:
-    """Seconds per run of the members query (all rows fetched), and its last answer."""
+# The same answer on SQLite, which has no DISTINCT ON: the first row of each participant's
+# events, newest first, by a window. Dates and instants are stored as ISO text there.
+SQLITE_MEMBERS_SQL = """
+SELECT p.code, p.name, p.kind, p.region, last.effective_on AS member_since,
+       last.earliest_on IS NOT NULL AS date_uncertain
+FROM (
+    SELECT e.participant_id, e.type, e.effective_on, e.earliest_on,
+           row_number() OVER (PARTITION BY e.participant_id
+                              ORDER BY e.effective_on DESC, e.id DESC) AS rank
+    FROM events e JOIN groups g ON g.id = e.group_id
+    WHERE g.slug = :slug AND e.effective_on <= :as_of
+      AND e.recorded_at <= :now AND (e.retracted_at IS NULL OR e.retracted_at > :now)
+) AS last
+JOIN participants p ON p.id = last.participant_id
+WHERE last.rank = 1 AND last.type = 'accession'
+ORDER BY p.name, p.code
+"""
+
+
+def naive_now() -> datetime:
+    """Now as the events table keeps it: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def members_latency(url: str, slug: str, dates: list, warmup: int) -> tuple[list[float], list]:
+    """Seconds per run of the members query on each date (all rows fetched) after ``warmup``
+    unmeasured dates, and the (code, member_since) answers of the measured ones."""
     with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        timings, rows = [], []
-        for i in range(warmup + n):
-            now = datetime.now(UTC).replace(tzinfo=None)  # the events table keeps naive UTC
+        timings, answers = [], []
+        for i, as_of in enumerate(dates):
+            now = naive_now()
             started = time.perf_counter()
             rows = connection.execute(
                 MEMBERS_SQL, {"slug": slug, "as_of": as_of, "now": now}
             ).fetchall()
             if i >= warmup:
                 timings.append(time.perf_counter() - started)
-        return timings, rows
+                answers.append([(row[0], row[4].isoformat()) for row in rows])
+        return timings, answers
+
+
+def sqlite_members_latency(
+    url: str, slug: str, dates: list, warmup: int
+) -> tuple[list[float], list]:
+    """``members_latency`` through ``sqlite3`` on the service's own file, read-only, with
+    the module's default settings."""
+    uri = f"file:{sqlite_path(url)}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as connection:
+        timings, answers = [], []
+        for i, as_of in enumerate(dates):
+            now = naive_now().isoformat(sep=" ", timespec="microseconds")
+            started = time.perf_counter()
+            rows = connection.execute(
+                SQLITE_MEMBERS_SQL, {"slug": slug, "as_of": as_of.isoformat(), "now": now}
+            ).fetchall()
+            if i >= warmup:
+                timings.append(time.perf_counter() - started)
+                answers.append([(row[0], row[4]) for row in rows])
+        return timings, answers
 
 
 def insert_seconds(url: str, total: int, threads: int) -> float:

@@ -11,14 +11,28 @@ import time
 import traceback
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
-from . import client, database, floors, webhooks
+from friendsgroup import server
+
+from . import client, database, floorapp, floors, webhooks
 from .commands import friendsgroup, friendsgroup_bin, measured
-from .dataset import END, FULL, HOT_FROM, HOT_SLUG, QUICK, Dataset, Scale, generate
+from .dataset import (
+    END,
+    FULL,
+    HOT_FROM,
+    HOT_SLUG,
+    QUICK,
+    Dataset,
+    Scale,
+    distinct_dates,
+    generate,
+)
 from .report import Row, table, write_json
 from .service import Service
 
@@ -33,6 +47,26 @@ GROUP_PAGE_PATH = f"/groups/{HOT_SLUG}?as_of={END.isoformat()}"
 COUNTS_PATH = f"/api/v1/groups/{HOT_SLUG}/counts?" + urlencode(
     {"interval": "day", "from": HOT_FROM.isoformat(), "to": END.isoformat()}
 )
+
+
+def members_path(as_of) -> str:
+    """The hot group's members on a date."""
+    return f"/api/v1/groups/{HOT_SLUG}/members?as_of={as_of.isoformat()}"
+
+
+@dataclass
+class Served:
+    """One registry: its database, the environment that names it, its token and its server."""
+
+    name: str
+    url: str
+    env: dict
+    token: str
+    service: Service
+
+    @property
+    def port(self) -> int:
+        return self.service.port
 
 
 def progress(message: str) -> None:
@@ -57,13 +91,30 @@ def median_ms(timings: list[float]) -> float:
     return statistics.median(timings) * 1000
 
 
+def _members(answer: dict) -> list[tuple[str, str]]:
+    """(code, member_since) of a members report, as the floors give them."""
+    return [(m["code"], m["member_since"]) for m in answer["members"]]
+
+
+# The latency series P1 and P2 take, each figure beside its floor.
+FIGURES = (
+    "P1",
+    "P1 floor",
+    "P1r",
+    "P1 floor on one date",
+    "P2",
+    "P1 smaller",
+    "P2 smaller",
+    "P1s",
+    "P1s floor",
+)
+
+
 class Bench:
     """One run: build the registry, serve it, measure each figure and its floor."""
 
     def __init__(self, scale: Scale, url: str, quick: bool, workdir: Path) -> None:
         self.scale, self.url, self.quick, self.workdir = scale, url, quick, workdir
-        # The server's webhook worker may send to the bench's own receiver on loopback.
-        self.env = {**os.environ, "DATABASE_URL": url, "WEBHOOK_ALLOW_PRIVATE": "1"}
         self.facts: dict = {"phases_s": {}}
         self.rows: list[Row] = []
 
@@ -76,83 +127,135 @@ class Bench:
     def phase(self, name: str, began: float) -> None:
         self.facts["phases_s"][name] = round(time.monotonic() - began, 2)
 
+    def run(self) -> tuple[list[Row], list[dict]]:
+        busy = cpu_busy()
+        self.facts["cpu_busy_at_start"] = round(busy, 2)
+        self.facts["load_average_at_start"] = os.getloadavg()
+        if busy > 0.2:
+            progress(f"the CPUs are {busy:.0%} busy before the start: the figures will be skewed")
+        progress(f"generating {self.scale.events:,} and {self.scale.small_events:,} events")
+        data, small = generate(self.scale), generate(self.scale.small())
+        self.facts["dataset"] = data.sizes()
+        self.facts["small_dataset"] = small.sizes()
+        events_file, small_file = self.workdir / "events.jsonl", self.workdir / "small.jsonl"
+        data.write_jsonl(events_file)
+        small.write_jsonl(small_file)
+        hot = max(1, self.scale.retractions // 30)
+        # The client is a process of its own, so that it shares no interpreter with the bench.
+        with (
+            ExitStack() as stack,
+            ProcessPoolExecutor(1, mp_context=get_context("spawn")) as self.pool,
+        ):
+            self.main = self.serve("main", self.url, stack)
+            self.service = self.main.service
+            checks = self.measure(data, events_file, hot)
+            small_url = database.with_database(self.url, database.database_name(self.url) + "_25k")
+            self.small = self.serve("smaller", small_url, stack)
+            self.load(self.small, small, small_file, hot, self.scale.retractions // 10)
+            sqlite_url = database.sqlite_url(self.workdir / "bench.sqlite3")
+            self.sqlite = self.serve("sqlite", sqlite_url, stack)
+            self.load(self.sqlite, data, events_file, hot, self.scale.retractions - hot)
+            self.p1_p2(data, small)
+            self.w1()
+            p3_ids, p3_codes = self.p3(data)
+            checks = self.verify(data, p3_ids, p3_codes, checks)
+        peak = max(self.main.service.peaks.values(), default=0)
+        self.facts["peak_rss_mb"] = {
+            served.name: round(max(served.service.peaks.values(), default=0) / MB, 1)
+            for served in (self.main, self.small, self.sqlite)
+        }
+        self.row("P5a", "peak RSS of a server worker", peak / MB, "MB", target=150)
+        return sorted(self.rows, key=lambda r: r.id), checks
+
+    def serve(self, name: str, url: str, stack: ExitStack) -> Served:
+        """A fresh database at head with a token, and its server (stopped with ``stack``)."""
+        began = time.monotonic()
+        progress(f"{name}: re-creating {database.database_name(url)} and migrating it")
+        database.recreate(url)
+        # The server's webhook worker may send to the bench's own receiver on loopback.
+        env = {**os.environ, "DATABASE_URL": url, "WEBHOOK_ALLOW_PRIVATE": "1"}
+        friendsgroup(env, "db", "upgrade")
+        token = friendsgroup(env, "token", "create", "bench").strip()
+        progress(f"{name}: starting the server")
+        service = stack.enter_context(Service(env, self.workdir / f"server-{name}.log"))
+        self.phase(f"prepare {name}", began)
+        return Served(name, url, env, token, service)
+
     def call(self, function, *args):
         """Run a function in the client process and wait for it."""
         return self.pool.submit(function, *args).result()
 
-    def run(self) -> tuple[list[Row], list[dict]]:
-        began = time.monotonic()
-        busy = cpu_busy()
-        self.facts["cpu_busy_at_start"] = round(busy, 2)
-        if busy > 0.2:
-            progress(f"the CPUs are {busy:.0%} busy before the start: the figures will be skewed")
-        progress(f"generating {self.scale.events:,} events")
-        data = generate(self.scale)
-        self.facts["dataset"] = data.sizes()
-        events_file = self.workdir / "events.jsonl"
-        data.write_jsonl(events_file)
-        progress(f"re-creating {database.database_name(self.url)} and migrating it")
-        database.recreate(self.url)
-        friendsgroup(self.env, "db", "upgrade")
-        self.token = friendsgroup(self.env, "token", "create", "bench").strip()
-        self.phase("prepare", began)
-        progress("starting the server")
-        # The client is a process of its own, so that it shares no interpreter with the bench.
-        with (
-            Service(self.env, self.workdir / "server.log") as self.service,
-            ProcessPoolExecutor(1, mp_context=get_context("spawn")) as self.pool,
-        ):
-            checks = self.measure(data, events_file)
-        peak = max(self.service.peaks.values(), default=0)
-        self.row("P5a", "peak RSS of a server worker", peak / MB, "MB", target=150)
-        return sorted(self.rows, key=lambda r: r.id), checks
-
-    def post(self, requests: list[tuple[str, dict]], clients: int, what: str) -> list[dict]:
+    def post(
+        self, served: Served, requests: list[tuple[str, dict]], clients: int, what: str
+    ) -> list[dict]:
         """POST from the client process; every answer must be a 2xx."""
-        results, _ = self.call(client.post_all, self.service.port, self.token, requests, clients)
+        results, _ = self.call(client.post_all, served.port, served.token, requests, clients)
         failed = [(status, answer) for status, answer in results if not 200 <= status < 300]
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(requests)} {what} failed: {failed[0]}")
         return [answer for _, answer in results]
 
-    def measure(self, data: Dataset, events_file: Path) -> list[dict]:
-        """Set up over HTTP, import, retract, measure; then check every write."""
+    def setup(self, served: Served, data: Dataset) -> None:
+        """The groups and instruments, over HTTP."""
         began = time.monotonic()
         groups = data.groups + data.p3_groups
-        progress(f"creating {len(groups)} groups and {len(data.instruments)} instruments")
-        self.post([("/api/v1/groups", g) for g in groups], 4, "groups")
-        self.post([("/api/v1/instruments", i) for i in data.instruments], 4, "instruments")
-        self.phase("setup", began)
+        progress(
+            f"{served.name}: creating {len(groups)} groups, {len(data.instruments)} instruments"
+        )
+        self.post(served, [("/api/v1/groups", g) for g in groups], 4, "groups")
+        self.post(served, [("/api/v1/instruments", i) for i in data.instruments], 4, "instruments")
+        self.phase(f"setup {served.name}", began)
 
-        self.p4(data, events_file)
-
+    def retract(self, served: Served, hot: int, other: int) -> list[dict]:
+        """Retract events over HTTP, then bring the statistics up to date."""
         began = time.monotonic()
-        candidates = database.retraction_candidates(self.url, HOT_SLUG, self.scale.retractions)
-        progress(f"retracting {len(candidates)} events over HTTP")
+        candidates = database.retraction_candidates(served.url, HOT_SLUG, hot, other)
+        progress(f"{served.name}: retracting {len(candidates)} events over HTTP")
         retracted = self.post(
+            served,
             [(f"/api/v1/events/{i}/retraction", {"reason": "bench"}) for i in candidates],
             2,
             "retractions",
         )
-        progress("VACUUM ANALYZE")
-        database.vacuum_analyze(self.url)
-        self.phase("retract", began)
+        progress(f"{served.name}: VACUUM ANALYZE")
+        database.vacuum_analyze(served.url)
+        self.phase(f"retract {served.name}", began)
+        return retracted
 
-        self.p1_p2()
-        self.w1()
-        p3_ids, p3_codes = self.p3(data)
+    def load(self, served: Served, data: Dataset, events_file: Path, hot: int, other: int) -> None:
+        """Another registry of the same hot group, for the scale and SQLite rows."""
+        self.setup(served, data)
+        began = time.monotonic()
+        progress(f"{served.name}: friendsgroup import of {len(data.events):,} events")
+        command = [friendsgroup_bin(), "import", str(events_file)]
+        log = self.workdir / f"import-{served.name}.log"
+        done = measured(command, served.env, log, timeout=540)
+        if done.returncode != 0:
+            raise RuntimeError(f"the import failed ({done.returncode}):\n{done.output[-3000:]}")
+        self.facts[f"import_{served.name}_events_per_s"] = round(len(data.events) / done.seconds)
+        self.phase(f"import {served.name}", began)
+        self.retract(served, hot, other)
 
+    def measure(self, data: Dataset, events_file: Path, hot: int) -> list[dict]:
+        """The main registry: set up over HTTP, import (P4), retract."""
+        self.setup(self.main, data)
+        self.p4(data, events_file)
+        self.retracted = self.retract(self.main, hot, self.scale.retractions - hot)
+        return []
+
+    def verify(self, data: Dataset, p3_ids: list[int], p3_codes: set[str], _checks) -> list[dict]:
+        """Every 2xx write to the main registry is in its database, and nothing else is."""
         progress("checking that every 2xx write is in the database, and nothing else")
-        self.service.sample()
+        self.main.service.sample()
         checks = database.verify_writes(
             self.url,
             {
-                "groups": len(groups),
+                "groups": len(data.groups) + len(data.p3_groups),
                 "instruments": len(data.instruments),
                 "participants": len({e["participant"] for e in data.events} | p3_codes),
                 "sources": sum(len(event.get("sources", ())) for event in data.events),
                 "events": len(data.events) + len(p3_ids),
-                "retracted_ids": [event["id"] for event in retracted],
+                "retracted_ids": [event["id"] for event in self.retracted],
                 "p3_ids": p3_ids,
             },
         )
@@ -165,7 +268,7 @@ class Bench:
         began = time.monotonic()
         count = 200 if self.quick else 2_000
         progress(f"H1: {count} accessions delivered to a local webhook receiver")
-        found = webhooks.measure(self.service.port, self.token, count, codes)
+        found = webhooks.measure(self.main.port, self.main.token, count, codes)
         self.facts["webhooks"] = found
         self.row(
             "H1a",
@@ -188,7 +291,7 @@ class Bench:
         for round_ in range(1, ROUNDS + 1):
             progress(f"P6 round {round_}/{ROUNDS}: friendsgroup dump of {events:,} events, COPY TO")
             command = [friendsgroup_bin(), "dump", str(dump_file)]
-            done = measured(command, self.env, self.workdir / "dump.log", timeout=300)
+            done = measured(command, self.main.env, self.workdir / "dump.log", timeout=300)
             if done.returncode != 0:
                 raise RuntimeError(f"the dump failed ({done.returncode}):\n{done.output[-3000:]}")
             dumps.append(done)
@@ -215,7 +318,7 @@ class Bench:
         target = database.with_database(self.url, database.database_name(self.url) + "_restore")
         progress(f"P6: friendsgroup restore of {events:,} events into a fresh database")
         database.recreate(target)
-        env = {**self.env, "DATABASE_URL": target}
+        env = {**self.main.env, "DATABASE_URL": target}
         friendsgroup(env, "db", "upgrade")
         command = [friendsgroup_bin(), "restore", str(dump_file)]
         done = measured(command, env, self.workdir / "restore.log", timeout=540)
@@ -241,7 +344,7 @@ class Bench:
         began = time.monotonic()
         progress(f"P4: friendsgroup import of {len(data.events):,} events")
         command = [friendsgroup_bin(), "import", str(events_file)]
-        done = measured(command, self.env, self.workdir / "import.log", timeout=540)
+        done = measured(command, self.main.env, self.workdir / "import.log", timeout=540)
         if done.returncode != 0:
             raise RuntimeError(f"the import failed ({done.returncode}):\n{done.output[-3000:]}")
         self.facts["import_output"] = done.output.strip().splitlines()[-3:]
@@ -267,60 +370,117 @@ class Bench:
         self.row("P5b", "peak RSS of the import", done.max_rss / MB, "MB", target=400)
         self.phase("P4", began)
 
-    def p1_p2(self) -> None:
-        """P1: members over HTTP against one SQL query; P2: a daily series against P1."""
+    def p1_p2(self, data: Dataset, small: Dataset) -> None:
+        """P1 over distinct dates and repeated, at two scales and on SQLite; P2 at two scales."""
         began = time.monotonic()
-        n, warmup, port = self.scale.requests // ROUNDS, self.scale.warmup, self.service.port
-        members, sql, counts, by_round = [], [], [], []
-        for round_ in range(1, ROUNDS + 1):
-            progress(f"P1, P2 round {round_}/{ROUNDS}: {n} x members, SQL floor, counts")
-            timings, answer = self.call(client.latency, port, MEMBERS_PATH, n, warmup)
-            members += timings
-            timings, floor_rows = self.call(
-                floors.members_latency, self.url, HOT_SLUG, END, n, warmup
-            )
-            sql += timings
-            timings, series = self.call(client.latency, port, COUNTS_PATH, n, warmup)
-            counts += timings
-            by_round.append([round(median_ms(t[-n:]), 2) for t in (members, sql, counts)])
-        # The floor must give the same answer, or it is not a floor.
-        api = [(m["code"], m["member_since"]) for m in answer["members"]]
-        agree = api == [(row[0], row[4].isoformat()) for row in floor_rows]
-        if not agree:
-            progress("P1: WARNING the API's members and the SQL floor's differ")
-        points = series["points"]
+        n, warmup = self.scale.requests // ROUNDS, self.scale.warmup
+        per_round = n + warmup
+        # No two requests alike, warm-up included: the cost of answering, not of a cache.
+        dates = distinct_dates(ROUNDS * per_round)
+        series = {name: [] for name in FIGURES}
+        agree = Counter()
+        by_round, answer, points = [], {}, []
+        main, small_, lite = self.main.port, self.small.port, self.sqlite.port
+        for round_ in range(ROUNDS):
+            progress(f"P1, P2 round {round_ + 1}/{ROUNDS}: {n} requests per figure and floor")
+            chunk = dates[round_ * per_round : (round_ + 1) * per_round]
+            paths = [members_path(day) for day in chunk]
+            repeated = [MEMBERS_PATH] * per_round
+            counts = [COUNTS_PATH] * per_round
+            measured_ = {
+                "P1": self.call(client.latency, main, paths, warmup, True),
+                "P1 floor": self.call(floors.members_latency, self.url, HOT_SLUG, chunk, warmup),
+                "P1r": self.call(client.latency, main, repeated, warmup),
+                "P1 floor on one date": self.call(
+                    floors.members_latency, self.url, HOT_SLUG, [END] * per_round, warmup
+                ),
+                "P2": self.call(client.latency, main, counts, warmup),
+                "P1 smaller": self.call(client.latency, small_, paths, warmup, True),
+                "P2 smaller": self.call(client.latency, small_, counts, warmup),
+                "P1s": self.call(client.latency, lite, paths, warmup, True),
+                "P1s floor": self.call(
+                    floors.sqlite_members_latency, self.sqlite.url, HOT_SLUG, chunk, warmup
+                ),
+            }
+            for name, (timings, _) in measured_.items():
+                series[name] += timings
+            by_round.append({name: round(median_ms(t), 2) for name, (t, _) in measured_.items()})
+            # Each floor must give the same answer, or it is not a floor; the smaller
+            # registry's hot group must answer as the larger's does.
+            api = [_members(a) for a in measured_["P1"][1]]
+            agree["P1"] += api == measured_["P1 floor"][1]
+            agree["P1 smaller"] += api == [_members(a) for a in measured_["P1 smaller"][1]]
+            agree["P1s"] += [_members(a) for a in measured_["P1s"][1]] == measured_["P1s floor"][1]
+            answer = measured_["P1r"][1][0]
+            agree["P1r"] += [_members(answer)] == measured_["P1 floor on one date"][1][-1:]
+            points = measured_["P2"][1][0]["points"]
+        disagree = sorted(name for name, rounds in agree.items() if rounds != ROUNDS)
+        for name in disagree:
+            progress(f"{name}: WARNING the answers and the floor's differ")
+        ms = {name: median_ms(timings) for name, timings in series.items()}
         self.facts.update(
             hot_members=answer["count"],
             hot_possibly_members=answer["possibly_members"],
-            p1_answers_agree=agree,
+            p1_answers_agree=not disagree,
+            p1_answers_differ=disagree,
+            p1_floor_on_one_date_ms=round(ms["P1 floor on one date"], 2),
+            p1_dates=len(dates),
             p2_points=len(points),
             p2_last_count_matches_p1=points[-1]["count"] == answer["count"],
-            p1_p2_rounds_ms=[dict(zip(("P1", "P1 floor", "P2"), r, strict=True)) for r in by_round],
+            p1_p2_rounds_ms=by_round,
         )
+
+        def note(*names: str) -> str:
+            return "answers differ" if set(names) & set(disagree) else ""
+
+        measured_dates = ROUNDS * n
         p1 = self.row(
             "P1",
-            f"members, {answer['count']} on {END}",
-            median_ms(members),
+            f"members, {measured_dates} distinct dates",
+            ms["P1"],
             "ms",
-            median_ms(sql),
-            3,
-            note="" if agree else "answers differ",
+            ms["P1 floor"],
+            2,
+            note=note("P1"),
         )
         self.row(
-            "P2", f"counts, {len(points):,} daily points", median_ms(counts), "ms", p1.value, 5
+            "P1r",
+            f"members, {answer['count']} on {END}, repeated",
+            ms["P1r"],
+            "ms",
+            ms["P1 floor"],
+            1,
+            note=note("P1r"),
         )
+        self.row(
+            "P1s",
+            f"members on SQLite, {measured_dates} dates",
+            ms["P1s"],
+            "ms",
+            ms["P1s floor"],
+            2,
+            note=note("P1s"),
+        )
+        scale = f"{len(data.events):,} vs {len(small.events):,} events"
+        self.row(
+            "P1x", f"P1 at {scale}", ms["P1"], "ms", ms["P1 smaller"], 1.2, note=note("P1 smaller")
+        )
+        self.row("P2", f"counts, {len(points):,} daily points", ms["P2"], "ms", p1.value, 5)
+        self.row("P2x", f"P2 at {scale}", ms["P2"], "ms", ms["P2 smaller"], 1.2)
         self.phase("P1, P2", began)
 
     def w1(self) -> None:
         """W1: the group's page (report, chart, tables, HTML) against its members report."""
         began = time.monotonic()
-        n, warmup, port = self.scale.requests // ROUNDS, self.scale.warmup, self.service.port
+        n, warmup, port = self.scale.requests // ROUNDS, self.scale.warmup, self.main.port
         page, members = [], []
         for round_ in range(1, ROUNDS + 1):
             progress(f"W1 round {round_}/{ROUNDS}: {n} x group page, members report")
-            timings, html = self.call(client.latency, port, GROUP_PAGE_PATH, n, warmup, False)
+            pages = [GROUP_PAGE_PATH] * (n + warmup)
+            timings, (html,) = self.call(client.latency, port, pages, warmup, False, False)
             page += timings
-            timings, answer = self.call(client.latency, port, MEMBERS_PATH, n, warmup)
+            reports = [MEMBERS_PATH] * (n + warmup)
+            timings, (answer,) = self.call(client.latency, port, reports, warmup)
             members += timings
         shown = html.count('<tr data-code="')
         self.facts.update(w1_page_bytes=len(html.encode()), w1_rows_shown=shown)
@@ -336,47 +496,70 @@ class Bench:
         self.phase("W1", began)
 
     def p3(self, data: Dataset) -> tuple[list[int], set[str]]:
-        """P3: concurrent accessions over HTTP against single-row INSERT + COMMIT."""
+        """P3: concurrent accessions over HTTP against INSERT + COMMIT, bare and over Flask."""
         began = time.monotonic()
         per_round, clients = self.scale.accessions // ROUNDS, self.scale.clients
         # Fresh groups: every (group, participant) pair is a valid first accession.
         pairs = [(g["slug"], code) for g in data.p3_groups for code in data.participants]
         pairs = pairs[: per_round * ROUNDS]
-        ids, statuses, api_seconds, floor_seconds, by_round = [], Counter(), 0.0, 0.0, []
-        for round_ in range(ROUNDS):
-            progress(
-                f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from "
-                f"{clients} clients, then {per_round:,} INSERT + COMMIT"
-            )
-            requests = [
-                (
-                    f"/api/v1/groups/{slug}/accessions",
-                    {"participant": code, "effective_on": END.isoformat()},
+        floorapp.prepare(self.url)
+        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url, "--port"]
+        log = self.workdir / "server-floor.log"
+        floor_app = Service(self.main.env, log, self.main.service.workers, command)
+        ids, statuses, by_round = [], Counter(), []
+        seconds = Counter()
+        with floor_app:
+            for round_ in range(ROUNDS):
+                progress(
+                    f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from {clients} "
+                    f"clients, {per_round:,} INSERT + COMMIT, {per_round:,} to the floor's app"
                 )
-                for slug, code in pairs[round_ * per_round : (round_ + 1) * per_round]
-            ]
-            results, seconds = self.call(
-                client.post_all, self.service.port, self.token, requests, clients
-            )
-            statuses.update(str(status) for status, _ in results)
-            done = [answer["id"] for status, answer in results if 200 <= status < 300]
-            floor = self.call(floors.insert_seconds, self.url, per_round, clients)
-            ids, api_seconds, floor_seconds = (
-                ids + done,
-                api_seconds + seconds,
-                floor_seconds + floor,
-            )
-            by_round.append(
-                {"P3": round(len(done) / seconds), "P3 floor": round(per_round / floor)}
-            )
+                requests = [
+                    (
+                        f"/api/v1/groups/{slug}/accessions",
+                        {"participant": code, "effective_on": END.isoformat()},
+                    )
+                    for slug, code in pairs[round_ * per_round : (round_ + 1) * per_round]
+                ]
+                results, api = self.call(
+                    client.post_all, self.main.port, self.main.token, requests, clients
+                )
+                statuses.update(str(status) for status, _ in results)
+                done = [answer["id"] for status, answer in results if 200 <= status < 300]
+                ids += done
+                floor = self.call(floors.insert_seconds, self.url, per_round, clients)
+                answers, flask = self.call(
+                    client.post_all, floor_app.port, self.main.token, requests, clients
+                )
+                if any(status != 201 for status, _ in answers):
+                    raise RuntimeError(f"the floor's app failed: {answers[0]}")
+                seconds.update({"P3": api, "P3 floor": floor, "P3f": flask})
+                by_round.append(
+                    {
+                        "P3": round(len(done) / api),
+                        "P3 floor": round(per_round / floor),
+                        "P3f": round(per_round / flask),
+                    }
+                )
+        total = per_round * ROUNDS
         self.facts.update(p3_statuses=dict(statuses), p3_rounds_per_s=by_round)
+        rate = len(ids) / seconds["P3"]
         self.row(
             "P3",
             f"accessions, {clients} clients",
-            len(ids) / api_seconds,
+            rate,
             "writes/s",
-            per_round * ROUNDS / floor_seconds,
+            total / seconds["P3 floor"],
             0.4,
+            higher_is_better=True,
+        )
+        self.row(
+            "P3f",
+            "P3 against a minimal Flask app",
+            rate,
+            "writes/s",
+            total / seconds["P3f"],
+            0.5,
             higher_is_better=True,
         )
         self.phase("P3", began)
@@ -397,7 +580,8 @@ class Bench:
             "python": platform.python_version(),
             "postgresql": database.server_facts(self.url),
             "database": database.database_name(self.url),
-            "server_workers": self.service.workers,
+            "server_workers": self.main.service.workers,
+            "server_settings": server.options("127.0.0.1", 0, self.main.service.workers),
             "rounds": ROUNDS,
             "scale": vars(self.scale),
             "as_of": END.isoformat(),

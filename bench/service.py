@@ -42,16 +42,18 @@ def children(pid: int) -> list[int]:
 class Service:
     """The server under test, started and always stopped by the bench."""
 
-    def __init__(self, env: dict, log: Path, workers: int = 2) -> None:
+    def __init__(self, env: dict, log: Path, workers: int = 2, command: list | None = None) -> None:
         self.env, self.log_path, self.workers = env, log, workers
         self.port = free_port()
+        # ``friendsgroup serve`` unless another server is named (a floor's), given the port.
+        self.command = command or [friendsgroup_bin(), "serve", "--host", "127.0.0.1", "--port"]
         self.process: subprocess.Popen | None = None
         self.peaks: dict[int, int] = {}  # worker pid → peak RSS seen
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample_loop, daemon=True)
 
     def __enter__(self) -> "Service":
-        command = [friendsgroup_bin(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [*self.command, str(self.port)]
         with self.log_path.open("wb") as log:
             # Its own session, so that no worker outlives the bench if the master is killed.
             self.process = subprocess.Popen(

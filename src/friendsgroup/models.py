@@ -217,6 +217,26 @@ class Event(Base):
             postgresql_where=text("instrument_id IS NOT NULL"),
             sqlite_where=text("instrument_id IS NOT NULL"),
         ),
+        # The members report's pending accessions (earliest_on <= as_of < effective_on):
+        # only the few events with an uncertain date, so that an early as_of does not read
+        # every later event of the group.
+        Index(
+            "ix_events_group_earliest_on",
+            "group_id",
+            "earliest_on",
+            postgresql_where=text("group_id IS NOT NULL AND earliest_on IS NOT NULL"),
+            sqlite_where=text("group_id IS NOT NULL AND earliest_on IS NOT NULL"),
+        ),
+        # A group's change stamp (reports/stamps.py) from the index alone: counts and the
+        # latest instants, without reading the group's rows.
+        Index(
+            "ix_events_group_recorded",
+            "group_id",
+            "recorded_at",
+            "retracted_at",
+            postgresql_where=text("group_id IS NOT NULL"),
+            sqlite_where=text("group_id IS NOT NULL"),
+        ),
         # An event is superseded at most once.
         Index(
             "uq_events_supersedes_id",

@@ -30,8 +30,9 @@ class BoundedThreadWorker(ThreadWorker):
 class Server(BaseApplication):
     """A gunicorn application that builds one app per worker (no state shared across forks)."""
 
-    def __init__(self, options: dict) -> None:
+    def __init__(self, options: dict, factory=None) -> None:
         self.options = options
+        self.factory = factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -41,34 +42,40 @@ class Server(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
+        if self.factory is not None:
+            return self.factory()
         from . import create_app
 
         return create_app()
 
 
-def run(host: str, port: int, workers: int) -> None:
-    """Serve until stopped; log lines in ``LOG_FORMAT`` (text or json)."""
-    Server(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            # Threads, so that requests waiting on the database (each wait bounded, db.Bounds)
-            # or on slow clients (CLIENT_TIMEOUT) leave others served; /healthz needs no database.
-            "worker_class": "friendsgroup.server.BoundedThreadWorker",
-            "threads": 16,
-            "keepalive": 5,
-            # A request running longer than this is stopped with its worker (none should: every
-            # wait is bounded well below it).
-            "timeout": 30,
-            "graceful_timeout": 10,
-            # The request line fits the longest cursor link; headers stay small.
-            "limit_request_line": 8190,
-            "limit_request_fields": 50,
-            "limit_request_field_size": 8190,
-            "accesslog": "-",
-            "logger_class": AccessLogger,
-            "logconfig_dict": logconfig(Config().LOG_FORMAT),
-            # One control socket per user would clash between servers on one host.
-            "control_socket_disable": True,
-        }
-    ).run()
+def options(host: str, port: int, workers: int) -> dict:
+    """The gunicorn settings ``friendsgroup serve`` runs with (the bench's floor reuses them)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        # Threads, so that requests waiting on the database (each wait bounded, db.Bounds)
+        # or on slow clients (CLIENT_TIMEOUT) leave others served; /healthz needs no database.
+        "worker_class": "friendsgroup.server.BoundedThreadWorker",
+        "threads": 16,
+        "keepalive": 5,
+        # A request running longer than this is stopped with its worker (none should: every
+        # wait is bounded well below it).
+        "timeout": 30,
+        "graceful_timeout": 10,
+        # The request line fits the longest cursor link; headers stay small.
+        "limit_request_line": 8190,
+        "limit_request_fields": 50,
+        "limit_request_field_size": 8190,
+        "accesslog": "-",
+        "logger_class": AccessLogger,
+        "logconfig_dict": logconfig(Config().LOG_FORMAT),
+        # One control socket per user would clash between servers on one host.
+        "control_socket_disable": True,
+    }
+
+
+def run(host: str, port: int, workers: int, factory=None) -> None:
+    """Serve until stopped (what ``factory`` builds, once per worker, if given); log lines in
+    ``LOG_FORMAT`` (text or json)."""
+    Server(options(host, port, workers), factory).run()

@@ -37,7 +37,8 @@ from ..schemas import (
 from .auth import current_token_name
 from .lookups import add_unique, get_group_or_404, group_ref_or_404
 from .pages import event_page, page_response, paginate
-from .responses import event_created, report_response, tabular_format
+from .report_cache import fresh_report
+from .responses import event_created, render_json_report, report_response, tabular_format
 
 blp = Blueprint("groups", __name__, description="Groups and their membership history")
 
@@ -122,8 +123,14 @@ class Members(MethodView):
         group = group_ref_or_404(slug)
         # Downloads carry each member's evidence; the JSON keeps its documented shape.
         evidence = tabular_format(args["format"]) is not None
-        report = members_report(get_session(), group, args["as_of"], args["known_at"], evidence)
-        return report_response(report, "members", MEMBER_COLUMNS, args["format"], member_table)
+        if evidence or args["known_at"] is not None:
+            report = members_report(get_session(), group, args["as_of"], args["known_at"], evidence)
+            return report_response(report, "members", MEMBER_COLUMNS, args["format"], member_table)
+
+        def render(as_of, now):
+            return render_json_report(members_report(get_session(), group, as_of, now))
+
+        return fresh_report("members", group, args["as_of"], render)
 
 
 @blp.route("/groups/<slug>/counts")

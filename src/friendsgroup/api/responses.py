@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import orjson
 from flask import Response, request, url_for
@@ -78,14 +79,41 @@ def report_response(report: dict, rows_key: str, columns: list[str], fmt: str | 
         # XLSX bytes carry the moment they were written: the tag is over the cells instead.
         basis = (kind + csv_text(header, rows)).encode()
     else:
-        # The tag leaves out ``known_at``, which is "now" unless asked for: the report is the
-        # same while nothing is recorded, so it is a weak tag (same meaning, not same bytes).
-        rest = {name: value for name, value in report.items() if name != "known_at"}
-        basis = orjson.dumps(rest)
-        known_at = orjson.dumps({"known_at": report.get("known_at")})
-        response = Response(known_at[:-1] + b"," + basis[1:], mimetype="application/json")
+        return json_report_response(render_json_report(report), report.get("known_at"))
     response.set_etag(hashlib.sha256(basis).hexdigest()[:32], weak=True)
     response.headers["Vary"] = "Accept"
+    response.headers["Cache-Control"] = REPORT_CACHE_CONTROL
+    return response.make_conditional(request)
+
+
+# A cache in front may keep a report but must ask again each time: the report changes with
+# any write, and the 304 to its tag is cheap.
+REPORT_CACHE_CONTROL = "no-cache"
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """A report's JSON but for its ``known_at``, with the tag it gives the report."""
+
+    body: bytes  # the JSON object without ``known_at``
+    etag: str
+
+
+def render_json_report(report: dict) -> RenderedReport:
+    """A report as JSON apart from its ``known_at``."""
+    # The tag leaves out ``known_at``, which is "now" unless asked for: the report is the
+    # same while nothing is recorded, so it is a weak tag (same meaning, not same bytes).
+    body = orjson.dumps({name: value for name, value in report.items() if name != "known_at"})
+    return RenderedReport(body, hashlib.sha256(body).hexdigest()[:32])
+
+
+def json_report_response(rendered: RenderedReport, known_at: str | None) -> Response:
+    """A rendered report with its ``known_at`` first; an unchanged one answers 304 to its tag."""
+    known = orjson.dumps({"known_at": known_at})
+    response = Response(known[:-1] + b"," + rendered.body[1:], mimetype="application/json")
+    response.set_etag(rendered.etag, weak=True)
+    response.headers["Vary"] = "Accept"
+    response.headers["Cache-Control"] = REPORT_CACHE_CONTROL
     return response.make_conditional(request)
 
 

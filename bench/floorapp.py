@@ -1,0 +1,74 @@
+"""P3f's floor: the least a Flask service can do to record an accession, served as ours is.
+
+``python -m bench.floorapp --url URL --port N --workers N`` serves one view that parses the
+JSON body, runs one INSERT into a bare table and COMMIT through psycopg (a connection per
+thread, kept), and answers 201 with a small JSON body. It runs under ``friendsgroup.server``
+with the settings of ``friendsgroup serve`` (worker class, threads, workers), so the floor
+moves with them.
+"""
+
+import argparse
+import threading
+
+import psycopg
+from flask import Flask, request
+
+from friendsgroup.server import run
+
+from .database import conninfo
+
+TABLE = "bench_floor_http"
+INSERT = (
+    f"INSERT INTO {TABLE} (type, group_id, participant_id, effective_on, recorded_at,"
+    " recorded_by) VALUES ('accession', %s, %s, %s, localtimestamp, 'bench') RETURNING id"
+)
+
+
+def prepare(url: str) -> None:
+    """The bare table (the events' columns, no keys, indexes or checks) with an id of its own."""
+    with psycopg.connect(conninfo(url)) as connection:
+        connection.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        connection.execute(f"CREATE TABLE {TABLE} (LIKE events)")
+        connection.execute(f"ALTER TABLE {TABLE} ALTER id ADD GENERATED ALWAYS AS IDENTITY")
+
+
+def make_app(url: str) -> Flask:
+    """The floor's app: one connection per thread, made on first use."""
+    app = Flask(__name__)
+    local = threading.local()
+    with psycopg.connect(conninfo(url)) as connection:
+        group_id, participant_id = connection.execute(
+            "SELECT (SELECT min(id) FROM groups), (SELECT min(id) FROM participants)"
+        ).fetchone()
+
+    def connection() -> psycopg.Connection:
+        if getattr(local, "connection", None) is None or local.connection.closed:
+            local.connection = psycopg.connect(conninfo(url))
+        return local.connection
+
+    @app.post("/api/v1/groups/<slug>/accessions")
+    def accession(slug: str):
+        body = request.get_json()
+        db = connection()
+        row = db.execute(INSERT, (group_id, participant_id, body["effective_on"])).fetchone()
+        db.commit()
+        return {"id": row[0], "group": slug, "participant": body["participant"]}, 201
+
+    @app.get("/readyz")
+    def ready():
+        return {"status": "ready"}
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.floorapp", description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    args = parser.parse_args()
+    run("127.0.0.1", args.port, args.workers, factory=lambda: make_app(args.url))
+
+
+if __name__ == "__main__":
+    main()

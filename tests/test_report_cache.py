@@ -1,0 +1,168 @@
+"""The members report is kept per process, and never served stale after any write."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from friendsgroup.api import groups as group_views
+from friendsgroup.api.report_cache import REPORT_CACHE, ReportCache
+from friendsgroup.db import get_db
+from friendsgroup.models import Event
+from friendsgroup.reports.stamps import Stamp, group_stamp
+from friendsgroup.timeutil import utcnow
+from tests.support import SOURCE, accede, create_group
+
+MEMBERS = "/api/v1/groups/friends/members"
+
+
+@pytest.fixture
+def computed(monkeypatch) -> list[int]:
+    """Counts the members reports actually computed (a kept one is not)."""
+    calls: list[int] = []
+    original = group_views.members_report
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(group_views, "members_report", counting)
+    return calls
+
+
+@pytest.fixture
+def friends(client, auth) -> None:
+    create_group(client, auth)
+    assert accede(client, auth, "JPN", "2024-05-02").status_code == 201
+
+
+def codes(response) -> list[str]:
+    assert response.status_code == 200, response.data
+    return [member["code"] for member in response.json["members"]]
+
+
+def test_an_unchanged_report_is_not_computed_again(client, friends, computed):
+    first = client.get(MEMBERS)
+    second = client.get(MEMBERS)
+    assert codes(first) == codes(second) == ["JPN"]
+    assert len(computed) == 1
+    # The same bytes but for known_at, which is now on every answer.
+    assert second.json["known_at"] > first.json["known_at"]
+    assert {**first.json, "known_at": None} == {**second.json, "known_at": None}
+    assert first.headers["ETag"] == second.headers["ETag"]
+    assert second.headers["Cache-Control"] == "no-cache"
+    # A kept report answers its tag with 304 too.
+    again = client.get(MEMBERS, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert len(computed) == 1
+
+
+def test_each_date_is_kept_apart_and_downloads_are_computed(client, friends, computed):
+    on_date = client.get(f"{MEMBERS}?as_of=2024-06-01")
+    before = client.get(f"{MEMBERS}?as_of=2024-05-01")
+    assert codes(on_date) == ["JPN"] and codes(before) == []
+    assert codes(client.get(f"{MEMBERS}?as_of=2024-06-01")) == ["JPN"]
+    assert len(computed) == 2
+    for _ in range(2):
+        download = client.get(f"{MEMBERS}?as_of=2024-06-01&format=csv")
+        assert download.mimetype == "text/csv" and "JPN" in download.get_data(as_text=True)
+    assert len(computed) == 4
+
+
+def test_an_explicit_known_at_is_computed_every_time(client, friends, computed):
+    at = (utcnow() + timedelta(seconds=1)).isoformat()
+    for _ in range(2):
+        assert codes(client.get(MEMBERS, query_string={"known_at": at})) == ["JPN"]
+    assert len(computed) == 2
+
+
+def test_an_accession_through_the_api_is_seen_next(client, auth, friends, computed):
+    assert codes(client.get(MEMBERS)) == ["JPN"]
+    assert accede(client, auth, "FRA", "2024-06-01").status_code == 201
+    assert codes(client.get(MEMBERS)) == ["FRA", "JPN"]
+
+
+def test_a_retraction_and_a_correction_are_seen_next(client, auth, friends):
+    france = accede(client, auth, "FRA", "2024-06-01").json
+    assert codes(client.get(MEMBERS)) == ["FRA", "JPN"]
+    retracted = client.post(
+        f"/api/v1/events/{france['id']}/retraction", json={"reason": "never"}, headers=auth
+    )
+    assert retracted.status_code == 200, retracted.json
+    assert codes(client.get(MEMBERS)) == ["JPN"]
+    japan = client.get("/api/v1/groups/friends/events").json["items"][0]
+    corrected = client.post(
+        f"/api/v1/events/{japan['id']}/correction",
+        json={"effective_on": "2024-07-01", "reason": "later"},
+        headers=auth,
+    )
+    assert corrected.status_code == 201, corrected.json
+    assert client.get(MEMBERS).json["members"][0]["member_since"] == "2024-07-01"
+
+
+def test_an_announcement_is_seen_next(client, auth, friends):
+    assert client.get(MEMBERS).json["announced"] is None
+    body = {"as_of": "2024-05-02", "count": 49, "source": SOURCE}
+    posted = client.post("/api/v1/groups/friends/announcements", json=body, headers=auth)
+    assert posted.status_code == 201
+    assert client.get(MEMBERS).json["announced"]["count"] == 49
+
+
+def test_an_import_is_seen_next(client, runner, friends, tmp_path):
+    assert codes(client.get(MEMBERS)) == ["JPN"]
+    lines = [
+        {"type": "accession", "group": "friends", "participant": code, "effective_on": on}
+        for code, on in (("FRA", "2024-06-01"), ("KEN", "2024-06-02"))
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert codes(client.get(MEMBERS)) == ["FRA", "JPN", "KEN"]
+
+
+def test_a_write_through_another_worker_is_seen_next(app, client, auth, friends, make_app):
+    # Another app on the same database is another worker (or host): it keeps its own cache.
+    other = make_app(DATABASE_URL=app.config["DATABASE_URL"]).test_client()
+    assert codes(client.get(MEMBERS)) == ["JPN"]
+    assert codes(other.get(MEMBERS)) == ["JPN"]
+    assert accede(other, auth, "FRA", "2024-06-01").status_code == 201
+    assert codes(client.get(MEMBERS)) == ["FRA", "JPN"]
+
+
+def test_the_stamp_moves_with_every_kind_of_write(app, client, auth, friends):
+    def stamp() -> Stamp:
+        with get_db(app).transaction(write=False) as session:
+            return group_stamp(session, 1)
+
+    before = stamp()
+    france = accede(client, auth, "FRA", "2024-06-01").json
+    added = stamp()
+    assert added.events == before.events + 1 and added.last_recorded_at > before.last_recorded_at
+    client.post(f"/api/v1/events/{france['id']}/retraction", json={"reason": "x"}, headers=auth)
+    retracted = stamp()
+    assert retracted.retracted == 1 and retracted.last_retracted_at is not None
+    body = {"as_of": "2024-05-02", "count": 49, "source": SOURCE}
+    client.post("/api/v1/groups/friends/announcements", json=body, headers=auth)
+    assert stamp().announcements == 1
+    assert stamp().settled_by(utcnow())
+
+
+def test_a_report_made_before_a_write_stamped_in_the_future_is_not_kept(app, client, friends):
+    # A writer whose clock runs ahead: a report made now cannot show that write yet, and
+    # must not be kept for when it would.
+    with get_db(app).transaction() as session:
+        session.execute(update(Event).values(recorded_at=utcnow() + timedelta(hours=1)))
+    assert codes(client.get(MEMBERS)) == []
+    cache = app.extensions[REPORT_CACHE]
+    assert isinstance(cache, ReportCache) and not cache.entries
+
+
+def test_the_cache_keeps_the_most_recently_used():
+    cache = ReportCache(size=2)
+    stamp = Stamp(1, 0, None, None, 0, None)
+    for key in "abc":
+        cache.put(key, stamp, key)
+    assert cache.get("a", stamp) is None and cache.get("c", stamp) == "c"
+    assert cache.get("b", Stamp(2, 0, None, None, 0, None)) is None
