@@ -317,12 +317,12 @@ def _target_of(event: Event) -> Target:
     return Target(event.group if event.group is not None else event.instrument)
 
 
-def _refuse_if_retracted(event: Event) -> None:
-    if event.retracted_at is not None:
+def _refuse_if_retracted(record: Event | Announcement, what: str = "event") -> None:
+    if record.retracted_at is not None:
         raise conflict(
             "already-retracted",
             "Already retracted",
-            f"event {event.id} was retracted at {event.retracted_at.isoformat()}",
+            f"{what} {record.id} was retracted at {record.retracted_at.isoformat()}",
         )
 
 
@@ -425,11 +425,88 @@ def record_announcement(
         group=group,
         as_of=data["as_of"],
         count=data["count"],
+        bound=data.get("bound", "exact"),
         note=data.get("note"),
         recorded_by=recorded_by,
         sources=build_sources([data["source"]]),
         origin=data.get("origin"),
+        superseded_by=None,
     )
     session.add(announcement)
     record_change(session, "recorded", announcement, recorded_by)
     return announcement
+
+
+def _lock_announcement(session: Session, announcement: Announcement) -> None:
+    """Re-read the announcement under a row lock: two curators never retract it both."""
+    session.execute(
+        select(Announcement.id).where(Announcement.id == announcement.id).with_for_update()
+    )
+    session.refresh(announcement)
+    _refuse_if_retracted(announcement, "announcement")
+
+
+def retract_announcement(
+    session: Session,
+    announcement: Announcement,
+    reason: str,
+    retracted_by: str,
+    at: datetime | None = None,
+) -> Announcement:
+    """Mark an announced total as withdrawn from the record (it stays, marked retracted)."""
+    _lock_announcement(session, announcement)
+    announcement.retracted_at = at or utcnow()
+    announcement.retraction_reason = reason
+    announcement.retracted_by = retracted_by
+    session.flush()
+    return announcement
+
+
+# The fields of an announcement a correction may change; an omitted one is copied.
+ANNOUNCEMENT_FIELDS = ("as_of", "count", "bound", "note", "source")
+
+
+def correct_announcement(
+    session: Session, announcement: Announcement, changes: dict, recorded_by: str
+) -> Announcement:
+    """Retract an announcement and record its replacement in one transaction (not committed)."""
+    _lock_announcement(session, announcement)
+    current = {
+        "as_of": announcement.as_of,
+        "count": announcement.count,
+        "bound": announcement.bound,
+        "note": announcement.note,
+        "source": _source_values(announcement.source) if announcement.source else None,
+    }
+    corrected = {name: changes.get(name, current[name]) for name in ANNOUNCEMENT_FIELDS}
+    if corrected["source"] is not None:
+        corrected["source"] = {**SOURCE_DEFAULTS, **corrected["source"]}
+    if corrected == current:
+        raise validation_problem(
+            "body", "the correction changes nothing: give at least one field with a new value"
+        )
+    check_announced_on(announcement.group, corrected["as_of"])
+    now = utcnow()
+    announcement.retracted_at = now
+    announcement.retraction_reason = changes["reason"]
+    announcement.retracted_by = recorded_by
+    replacement = Announcement(
+        group=announcement.group,
+        as_of=corrected["as_of"],
+        count=corrected["count"],
+        bound=corrected["bound"],
+        note=corrected["note"],
+        recorded_at=now,
+        recorded_by=recorded_by,
+        sources=build_sources([corrected["source"]] if corrected["source"] else []),
+        supersedes_id=announcement.id,
+        superseded_by=None,
+        origin=announcement.origin,  # still the same row's fact, corrected
+    )
+    session.add(replacement)
+    session.flush()
+    return replacement
+
+
+# A source as stored when a body leaves a field out.
+SOURCE_DEFAULTS = {"title": None, "publisher": None, "published_on": None}

@@ -28,6 +28,8 @@ GROUP_EVENT_TYPES = ("accession", "withdrawal")
 INSTRUMENT_EVENT_TYPES = ("commitment", "report", "withdrawal")
 EVENT_TYPES = ("accession", "withdrawal", "commitment", "report")
 RELIABILITIES = ("official", "reported", "unverified")
+# How an announced total relates to the true count: "at least 60", "about 50", or exactly.
+BOUNDS = ("exact", "at_least", "at_most", "about")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -274,6 +276,10 @@ class Announcement(Base):
     __tablename__ = "announcements"
     __table_args__ = (
         CheckConstraint("count >= 0", name="count_not_negative"),
+        CheckConstraint(_one_of("bound", BOUNDS), name="bound"),
+        CheckConstraint(
+            "(retracted_at IS NULL) = (retraction_reason IS NULL)", name="retraction_has_reason"
+        ),
         Index("ix_announcements_group_as_of", "group_id", "as_of"),
         Index(
             "ix_announcements_origin",
@@ -281,20 +287,39 @@ class Announcement(Base):
             postgresql_where=text("origin IS NOT NULL"),
             sqlite_where=text("origin IS NOT NULL"),
         ),
+        # An announcement is superseded at most once.
+        Index(
+            "uq_announcements_supersedes_id",
+            "supersedes_id",
+            unique=True,
+            postgresql_where=text("supersedes_id IS NOT NULL"),
+            sqlite_where=text("supersedes_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
     as_of: Mapped[date]
     count: Mapped[int]
+    bound: Mapped[str] = mapped_column(String(16), default="exact", server_default="exact")
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100))
     origin: Mapped[str | None] = mapped_column(String(300))  # as Event.origin
+    retracted_at: Mapped[datetime | None]
+    retraction_reason: Mapped[str | None] = mapped_column(Text)
+    retracted_by: Mapped[str | None] = mapped_column(String(100))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id"))
 
     group: Mapped[Group] = relationship(lazy="joined")
     sources: Mapped[list["Source"]] = relationship(
         order_by="Source.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    supersedes: Mapped["Announcement | None"] = relationship(
+        remote_side=[id], back_populates="superseded_by", lazy="select"
+    )
+    superseded_by: Mapped["Announcement | None"] = relationship(
+        back_populates="supersedes", lazy="selectin"
     )
 
     @property

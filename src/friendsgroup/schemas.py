@@ -5,7 +5,7 @@ from datetime import UTC
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .models import EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
+from .models import BOUNDS, EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
 from .timeutil import INTERVALS, isoformat_z
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{2,32}$")
@@ -315,21 +315,58 @@ class EventSchema(BaseSchema):
     superseded_by = fields.Function(lambda e: e.superseded_by.id if e.superseded_by else None)
 
 
+def _count_field(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6), **kwargs)
+
+
+BOUND_DESCRIPTION = (
+    'How `count` relates to the true total: `exact` (the default), `at_least` ("more than 60"),'
+    ' `at_most` ("up to 60") or `about` ("some 50").'
+)
+
+
+def _bound_field(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(BOUNDS), metadata={"description": BOUND_DESCRIPTION}, **kwargs
+    )
+
+
 class AnnouncementCreateSchema(BaseSchema):
     """Body of ``POST /groups/{slug}/announcements``."""
 
     as_of = Day(required=True)
-    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
+    count = _count_field(required=True)
+    bound = _bound_field(load_default="exact")
     source = fields.Nested(SourceSchema, required=True)
     note = Text(max_length=5000, allow_none=True)
 
 
 class AnnouncementSchema(AnnouncementCreateSchema):
-    """An announced total."""
+    """An announced total, with its retraction and supersession marks."""
 
     id = fields.Integer()
     group = fields.Function(lambda a: a.group.slug)
     recorded_at = Timestamp()
+    recorded_by = fields.String()
+    retracted_at = Timestamp(allow_none=True)
+    retraction_reason = fields.String(allow_none=True)
+    retracted_by = fields.String(allow_none=True)
+    supersedes = fields.Function(lambda a: a.supersedes_id)
+    superseded_by = fields.Function(lambda a: a.superseded_by.id if a.superseded_by else None)
+
+
+class AnnouncementCorrectionSchema(BaseSchema):
+    """Body of an announcement's correction: the reason and the fields that change.
+
+    An omitted field is copied from the corrected announcement; ``note: null`` clears the note.
+    """
+
+    reason = Text(required=True, min_length=1, max_length=5000)
+    as_of = Day()
+    count = _count_field()
+    bound = _bound_field()
+    source = fields.Nested(SourceSchema)
+    note = Text(max_length=5000, allow_none=True)
 
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
@@ -401,6 +438,12 @@ class InstrumentParticipantsArgsSchema(AsOfArgsSchema):
     """``as_of``, ``known_at`` and an optional group whose members alone are counted."""
 
     members_of = Slug(load_default=None)
+
+
+class AnnouncementListArgsSchema(PageArgsSchema, KnownAtArgsSchema):
+    """The announcements known at ``known_at``; retracted ones on request."""
+
+    include_retracted = fields.Boolean(load_default=False)
 
 
 class EventListArgsSchema(PageArgsSchema, KnownAtArgsSchema):

@@ -10,6 +10,7 @@ from ..db import get_session
 from ..history import record_announcement, record_event
 from ..models import Announcement, Event, Group
 from ..registration import build_group
+from ..reports.announced import announcements_known
 from ..reports.members import members_report
 from ..reports.schemas import CountsReportSchema, MembersReportSchema
 from ..reports.series import counts_series
@@ -21,6 +22,7 @@ from ..reports.tables import (
 )
 from ..schemas import (
     AnnouncementCreateSchema,
+    AnnouncementListArgsSchema,
     AnnouncementPageSchema,
     AnnouncementSchema,
     AsOfArgsSchema,
@@ -110,7 +112,15 @@ class GroupEvents(MethodView):
         return event_page(session, args, Event.group_id == group.id)
 
 
-POINT_COLUMNS = ["date", "count", "joined", "left", "possibly_members", "announced"]
+POINT_COLUMNS = [
+    "date",
+    "count",
+    "joined",
+    "left",
+    "possibly_members",
+    "announced",
+    "announced_bound",
+]
 
 
 @blp.route("/groups/<slug>/members")
@@ -141,13 +151,15 @@ class Counts(MethodView):
 
 @blp.route("/groups/<slug>/announcements")
 class Announcements(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(AnnouncementListArgsSchema, location="query")
     @blp.response(200, AnnouncementPageSchema)
     def get(self, args, slug):
-        """Totals announced for the group."""
+        """Totals announced for the group, as known at ``known_at`` (retracted ones on request)."""
         session = get_session()
         group = get_group_or_404(session, slug)
-        statement = select(Announcement).where(Announcement.group_id == group.id)
+        statement = select(Announcement).where(
+            Announcement.group_id == group.id, announcements_known(args)
+        )
         items, next_cursor = paginate(
             session,
             statement,

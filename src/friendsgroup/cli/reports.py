@@ -25,6 +25,8 @@ def report() -> None:
 
 
 FORMAT = click.Choice(["table", "json", "csv"])
+# An announced total as a source states it: "at least 60", "about 50".
+BOUND_WORDS = {"exact": "", "at_least": "at least ", "at_most": "at most ", "about": "about "}
 
 
 @report.command("members")
@@ -92,8 +94,9 @@ def print_members(report: dict, fmt: str) -> None:
     announced = report["announced"]
     if announced:
         source = announced["source"] or {}
+        bound = BOUND_WORDS.get(announced.get("bound", "exact"), "")
         click.echo(
-            f"Announced: {announced['count']} as of {announced['as_of']}"
+            f"Announced: {bound}{announced['count']} as of {announced['as_of']}"
             f" ({source.get('reliability', 'no source')}); difference {announced['difference']:+d}"
         )
     else:

@@ -2,7 +2,14 @@
 
 from marshmallow import fields
 
-from ..schemas import BaseSchema, SourceSchema
+from ..schemas import BOUND_DESCRIPTION, BaseSchema, SourceSchema
+
+DIFFERENCE_DESCRIPTION = (
+    "The computed count minus the announced count, whatever the bound. Read it against "
+    "`bound`: for `exact`, 0 means agreement; for `at_least`, 0 or more is consistent and a "
+    "negative difference means members the registry lacks; for `at_most`, 0 or less is "
+    "consistent; for `about`, a small difference either way is."
+)
 
 
 class AnnouncedSchema(BaseSchema):
@@ -10,9 +17,10 @@ class AnnouncedSchema(BaseSchema):
 
     as_of = fields.Date()
     count = fields.Integer()
+    bound = fields.String(metadata={"description": BOUND_DESCRIPTION})
     source = fields.Nested(SourceSchema, allow_none=True)
     note = fields.String(allow_none=True)
-    difference = fields.Integer()
+    difference = fields.Integer(metadata={"description": DIFFERENCE_DESCRIPTION})
 
 
 class MemberSchema(BaseSchema):
@@ -49,6 +57,9 @@ class CountPointSchema(BaseSchema):
     left = fields.Integer()
     possibly_members = fields.Integer()
     announced = fields.Integer(allow_none=True)
+    announced_bound = fields.String(
+        allow_none=True, metadata={"description": "The bound of `announced` (see AnnouncedSchema)"}
+    )
 
 
 class CountsReportSchema(BaseSchema):
