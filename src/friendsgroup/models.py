@@ -249,6 +249,7 @@ class Event(Base):
     recorded_by: Mapped[str] = mapped_column(String(100))
     retracted_at: Mapped[datetime | None]
     retraction_reason: Mapped[str | None] = mapped_column(Text)
+    retracted_by: Mapped[str | None] = mapped_column(String(100))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     # The place among same-day events when it is not the id: a correction that keeps the date
     # stands where the event it replaces stood (see ``same_day_place``).

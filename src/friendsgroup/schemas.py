@@ -283,15 +283,48 @@ class RetractionSchema(BaseSchema):
     reason = Text(required=True, min_length=1, max_length=5000)
 
 
-class CorrectionSchema(BaseSchema):
-    """Body of a correction: the reason and the fields that change."""
+def _correcting(text: str) -> dict:
+    return {"description": text}
 
-    reason = Text(required=True, min_length=1, max_length=5000)
-    effective_on = Day()
-    earliest_on = Day(allow_none=True)
-    sources = BoundedList(fields.Nested(SourceSchema), validate=validate.Length(max=20))
-    note = Text(max_length=5000, allow_none=True)
-    provisions = _provisions_field()
+
+class CorrectionSchema(BaseSchema):
+    """Body of a correction: the reason and the fields that change.
+
+    Field by field: an omitted field is copied from the corrected event; a given one replaces
+    it; ``null`` clears it (``earliest_on``, ``note``; ``provisions: null`` means all
+    provisions). ``sources`` replaces the sources, ``add_sources`` appends to them. A
+    correction that changes nothing is refused (422).
+    """
+
+    reason = Text(
+        required=True, min_length=1, max_length=5000, metadata=_correcting("Why (required).")
+    )
+    effective_on = Day(metadata=_correcting("Replaces the date; omitted: copied."))
+    earliest_on = Day(
+        allow_none=True,
+        metadata=_correcting("Replaces the window's start; `null` clears the window (exact date)."),
+    )
+    sources = BoundedList(
+        fields.Nested(SourceSchema),
+        validate=validate.Length(max=20),
+        metadata=_correcting("Replaces every source; omitted: copied."),
+    )
+    add_sources = BoundedList(
+        fields.Nested(SourceSchema),
+        validate=validate.Length(min=1, max=20),
+        metadata=_correcting("Appended to the sources (copied or replaced)."),
+    )
+    note = Text(
+        max_length=5000,
+        allow_none=True,
+        metadata=_correcting("Replaces the note; `null` clears a stale one; omitted: copied."),
+    )
+    provisions = BoundedList(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=1000)),
+        allow_none=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata=_correcting("A commitment's provisions; `null`: all; omitted: copied."),
+    )
 
 
 class EventSchema(BaseSchema):
@@ -311,6 +344,7 @@ class EventSchema(BaseSchema):
     recorded_by = fields.String()
     retracted_at = Timestamp(allow_none=True)
     retraction_reason = fields.String(allow_none=True)
+    retracted_by = fields.String(allow_none=True)
     supersedes = fields.Function(lambda e: e.supersedes_id)
     superseded_by = fields.Function(lambda e: e.superseded_by.id if e.superseded_by else None)
 
