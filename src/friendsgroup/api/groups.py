@@ -12,7 +12,12 @@ from ..models import Announcement, Event, Group
 from ..registration import build_group
 from ..reports.announced import announcements_known
 from ..reports.members import members_report
-from ..reports.schemas import CountsReportSchema, MembersReportSchema
+from ..reports.schemas import (
+    CountsReportSchema,
+    MembersArgsSchema,
+    MembersReportSchema,
+    PossibleMemberSchema,
+)
 from ..reports.series import counts_series
 from ..reports.tables import (
     ANNOUNCEMENT_COLUMNS,
@@ -25,7 +30,6 @@ from ..schemas import (
     AnnouncementListArgsSchema,
     AnnouncementPageSchema,
     AnnouncementSchema,
-    AsOfArgsSchema,
     CountsArgsSchema,
     EventCreateSchema,
     EventListArgsSchema,
@@ -36,6 +40,7 @@ from ..schemas import (
     GroupSchema,
     PageArgsSchema,
 )
+from ..tabular import columns_of
 from .auth import current_token_name
 from .lookups import add_unique, get_group_or_404, group_ref_or_404
 from .pages import event_page, page_response, paginate
@@ -123,16 +128,25 @@ POINT_COLUMNS = [
 ]
 
 
+POSSIBLE_COLUMNS = columns_of(PossibleMemberSchema)
+
+
 @blp.route("/groups/<slug>/members")
 class Members(MethodView):
-    @blp.arguments(AsOfArgsSchema, location="query")
+    @blp.arguments(MembersArgsSchema, location="query")
     @blp.response(200, MembersReportSchema)
     def get(self, args, slug):
-        """Members on ``as_of`` as known at ``known_at``, with counts and the announced total."""
+        """Members on ``as_of`` as known at ``known_at``, with counts and the announced total.
+
+        ``format=csv`` gives the members' rows, or with ``rows=possible_members`` the rows of
+        those possibly members (inside an uncertain join window).
+        """
         group = group_ref_or_404(slug)
         # Downloads carry each member's evidence; the JSON keeps its documented shape.
         evidence = tabular_format(args["format"]) is not None
         report = members_report(get_session(), group, args["as_of"], args["known_at"], evidence)
+        if args["rows"] == "possible_members":
+            return report_response(report, "possible_members", POSSIBLE_COLUMNS, args["format"])
         return report_response(report, "members", MEMBER_COLUMNS, args["format"], member_table)
 
 

@@ -1,8 +1,8 @@
 """Schemas that document the reports (the reports build their JSON themselves, for speed)."""
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from ..schemas import BOUND_DESCRIPTION, BaseSchema, SourceSchema
+from ..schemas import BOUND_DESCRIPTION, AsOfArgsSchema, BaseSchema, SourceSchema
 
 DIFFERENCE_DESCRIPTION = (
     "The computed count minus the announced count, whatever the bound. Read it against "
@@ -34,6 +34,31 @@ class MemberSchema(BaseSchema):
     date_uncertain = fields.Boolean()
 
 
+class PossibleMemberSchema(BaseSchema):
+    """A participant inside an uncertain join window on the report's date: possibly a member."""
+
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    earliest_on = fields.Date(metadata={"description": "The window's start"})
+    effective_on = fields.Date(metadata={"description": "The date by which membership is attested"})
+    reliability = fields.String(
+        allow_none=True, metadata={"description": "The strongest reliability among its sources"}
+    )
+
+
+class MembersArgsSchema(AsOfArgsSchema):
+    """``as_of``, ``known_at``, ``format`` and which rows a CSV carries."""
+
+    rows = fields.String(
+        load_default="members",
+        validate=validate.OneOf(["members", "possible_members"]),
+        metadata={
+            "description": "The rows of `format=csv`: the members (default) or the possible members"
+        },
+    )
+
+
 class MembersReportSchema(BaseSchema):
     """Members of a group on ``as_of`` as known at ``known_at``."""
 
@@ -46,6 +71,10 @@ class MembersReportSchema(BaseSchema):
     by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
     announced = fields.Nested(AnnouncedSchema, allow_none=True)
     members = fields.List(fields.Nested(MemberSchema))
+    possible_members = fields.List(
+        fields.Nested(PossibleMemberSchema),
+        metadata={"description": "Who `possibly_members` counts, by name"},
+    )
 
 
 class CountPointSchema(BaseSchema):
