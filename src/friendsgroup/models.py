@@ -87,6 +87,30 @@ class Participant(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    aliases: Mapped[list["ParticipantAlias"]] = relationship(
+        order_by="ParticipantAlias.id", cascade="all, delete-orphan"
+    )
+
+
+# Names people use: the participant's own, ISO's common and official ones, former ones, added.
+ALIAS_KINDS = ("name", "common", "official", "former", "added")
+
+
+class ParticipantAlias(Base):
+    """A name a participant goes by, with its folded search key (lower case, no accents)."""
+
+    __tablename__ = "participant_aliases"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ALIAS_KINDS), name="kind"),
+        UniqueConstraint("participant_id", "key", name="uq_participant_aliases_participant_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(320))
+
 
 class Group(Base):
     """A membership body and the participant kinds it admits."""

@@ -142,6 +142,24 @@ class ParticipantCreateSchema(BaseSchema):
     url = Url(allow_none=True)
 
 
+class ParticipantPatchSchema(BaseSchema):
+    """Body of ``PATCH /participants/{code}``: a new name (the old one stays an alias), aliases."""
+
+    name = Text(min_length=1, max_length=300)
+    aliases = BoundedList(Text(min_length=1, max_length=300), validate=validate.Length(max=50))
+
+    @validates_schema
+    def something(self, data, **_kwargs):
+        if not data:
+            raise ValidationError("give a new name or aliases to add", "name")
+
+
+def _other_names(participant) -> list[dict]:
+    """A participant's aliases other than its current name (an ORM row or a standing dict)."""
+    aliases = participant["aliases"] if isinstance(participant, dict) else participant.aliases
+    return [{"name": a.name, "kind": a.kind} for a in aliases if a.kind != "name"]
+
+
 class ParticipantSchema(BaseSchema):
     """A participant."""
 
@@ -151,6 +169,13 @@ class ParticipantSchema(BaseSchema):
     region = fields.String(allow_none=True)
     sub_region = fields.String(allow_none=True)
     url = fields.String(allow_none=True)
+    aliases = fields.Function(
+        _other_names,
+        metadata={
+            "description": "Other names it goes by: `{name, kind}`, kind common, official, "
+            "former or added; `q` matches them"
+        },
+    )
 
 
 class PeriodSchema(BaseSchema):
