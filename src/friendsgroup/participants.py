@@ -134,14 +134,15 @@ NAMES_PEOPLE_USE = {
     "ARE": [("UAE", "common")],
 }
 
-_NOT_ALPHANUMERIC = re.compile(r"[^0-9a-z]+")
+# Anything but a letter or a digit, in any script.
+_NOT_ALPHANUMERIC = re.compile(r"[\W_]+")
 
 
 def fold(text: str) -> str:
     """A search key: case folded, accents dropped, words separated by single spaces.
 
-    The key starts with a space, so that ``LIKE '% word%'`` finds a word's beginning on every
-    database alike ("Côte d'Ivoire" → " cote d ivoire").
+    The key starts with a space, so that a search may anchor at a word's start with
+    ``LIKE '% word%'`` on every database alike ("Côte d'Ivoire" → " cote d ivoire").
     """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -174,8 +175,9 @@ def alias_rows(code: str, name: str) -> list[ParticipantAlias]:
 
 
 def matching(q: str):
-    """The WHERE clause of ``q``: a code that starts with it, or a name with a word that does."""
-    pattern = f"%{fold(q)}%"
+    """The WHERE clause of ``q``: a code that starts with it, or a name that contains it."""
+    # The folded key holds letters, digits and spaces only: no LIKE wildcard to escape.
+    pattern = f"%{fold(q).strip()}%"
     code = q.strip().upper()
     names = (
         select(ParticipantAlias.id)

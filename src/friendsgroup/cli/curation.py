@@ -136,7 +136,8 @@ def participant_history(code: str, fmt: str) -> None:
         found = find_participant(session, code)
         if found is None:
             fail(f"no participant {code!r}")
-        standing = ParticipantDetailSchema().dump(participant_standing(session, found, None, None))
+        standing = participant_standing(session, found, None, None)
+        standing = ParticipantDetailSchema().dump({**standing, "aliases": found.aliases})
         events = session.scalars(
             select(Event)
             .where(Event.participant_id == found.id)
