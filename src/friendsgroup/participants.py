@@ -177,8 +177,12 @@ def alias_rows(code: str, name: str) -> list[ParticipantAlias]:
 def matching(q: str):
     """The WHERE clause of ``q``: a code that starts with it, or a name that contains it."""
     # The folded key holds letters, digits and spaces only: no LIKE wildcard to escape.
-    pattern = f"%{fold(q).strip()}%"
-    code = q.strip().upper()
+    key = fold(q).strip()
+    code = Participant.code.startswith(q.strip().upper(), autoescape=True)
+    if not key:
+        # Punctuation alone ("%", "_") names no word: only a code could match it.
+        return code
+    pattern = f"%{key}%"
     names = (
         select(ParticipantAlias.id)
         .where(
@@ -186,7 +190,7 @@ def matching(q: str):
         )
         .exists()
     )
-    return Participant.code.startswith(code, autoescape=True) | names
+    return code | names
 
 
 def rename(participant: Participant, name: str | None, added: list[str]) -> None:
