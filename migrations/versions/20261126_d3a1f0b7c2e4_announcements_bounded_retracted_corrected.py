@@ -6,7 +6,7 @@ is retracted (``retracted_at``, ``retraction_reason``, ``retracted_by``) rather 
 and a correction records a replacement that ``supersedes`` it, as events do.
 
 Revision ID: d3a1f0b7c2e4
-Revises: d3a9b8c1e702
+Revises: d3a8f1c2e7b4
 Create Date: 2026-11-26 09:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d3a1f0b7c2e4"
-down_revision: str | None = "d3a9b8c1e702"
+down_revision: str | None = "d3a8f1c2e7b4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..changes import record_change
 from ..db import get_session
 from ..folding import fold, folded
 from ..models import Event, Participant
@@ -22,6 +23,7 @@ from ..schemas import (
     ParticipantSchema,
     StandingArgsSchema,
 )
+from .auth import current_token_name
 from .lookups import add_unique
 from .pages import event_page, page_response, paginate
 
@@ -84,9 +86,13 @@ class ParticipantDetail(MethodView):
     @blp.response(200, ParticipantSchema)
     def patch(self, data, code):
         """Rename a participant (the previous name stays an alias) or add names it goes by."""
-        participant = get_participant_or_404(get_session(), code)
+        session = get_session()
+        participant = get_participant_or_404(session, code)
+        previous = participant.name
         rename(participant, data.get("name"), data.get("aliases", []))
-        get_session().flush()
+        session.flush()
+        if participant.name != previous:
+            record_change(session, "renamed", participant, current_token_name())
         return participant
 
 
