@@ -72,7 +72,13 @@ def test_register_with_a_token_from_the_cli(app, client, runner, session):
     )
     assert response.status_code == 201
     assert response.headers["Location"] == "/api/v1/participants/EU"
-    assert response.json == {**REGION, "region": None, "sub_region": None, "url": None}
+    assert response.json == {
+        **REGION,
+        "region": None,
+        "sub_region": None,
+        "url": None,
+        "aliases": [],
+    }
     assert row_counts(session)["participants"] == 1
     assert client.get("/api/v1/participants/eu").json["name"] == "European Union"
 

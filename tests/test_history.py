@@ -298,7 +298,8 @@ def test_a_note_only_correction_keeps_the_events_place_among_same_day_events(cli
     # Naming the same day keeps the place too; moving to another day leaves the withdrawal alone.
     same_day = client.post(
         f"/api/v1/events/{again.json['id']}/correction",
-        json={"reason": "r", "effective_on": "2024-06-01"},
+        # (with a new note: a correction that changes nothing is refused)
+        json={"reason": "r", "effective_on": "2024-06-01", "note": "joined on the day"},
         headers=auth,
     )
     assert same_day.status_code == 201, same_day.json

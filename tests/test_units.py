@@ -115,6 +115,7 @@ def test_columns_follow_the_documented_shape():
         "left",
         "possibly_members",
         "announced",
+        "announced_bound",
     ]
     assert "name" not in columns_of(MemberSchema, exclude=["name"])
 

@@ -317,12 +317,12 @@ def _target_of(event: Event) -> Target:
     return Target(event.group if event.group is not None else event.instrument)
 
 
-def _refuse_if_retracted(event: Event) -> None:
-    if event.retracted_at is not None:
+def _refuse_if_retracted(record: Event | Announcement, what: str = "event") -> None:
+    if record.retracted_at is not None:
         raise conflict(
             "already-retracted",
             "Already retracted",
-            f"event {event.id} was retracted at {event.retracted_at.isoformat()}",
+            f"{what} {record.id} was retracted at {record.retracted_at.isoformat()}",
         )
 
 
@@ -342,8 +342,40 @@ def retract_event(
     _enforce(target, event.participant.code, steps, None)
     event.retracted_at = at or utcnow()
     event.retraction_reason = reason
+    event.retracted_by = retracted_by
     record_change(session, "retracted", event, retracted_by, event.retracted_at)
     return event
+
+
+def corrected_fields(event: Event, changes: dict) -> dict:
+    """The replacement's fields: each one given is replaced (``null`` clears it), the rest copied.
+
+    ``sources`` replaces the event's sources and ``add_sources`` appends to them (or to the
+    replaced ones); 422 when the result is the event as it stands.
+    """
+    current = {
+        "effective_on": event.effective_on,
+        "earliest_on": event.earliest_on,
+        "provisions": event.provisions,
+        "note": event.note,
+        "sources": [_source_values(s) for s in event.sources],
+    }
+    fields = {name: changes.get(name, value) for name, value in current.items()}
+    fields["sources"] = [
+        {**SOURCE_DEFAULTS, **source}
+        for source in [*fields["sources"], *changes.get("add_sources", [])]
+    ]
+    if fields == current:
+        raise validation_problem(
+            "body", "the correction changes nothing: give at least one field with a new value"
+        )
+    if len(fields["sources"]) > MAX_SOURCES:
+        raise validation_problem("add_sources", f"an event has at most {MAX_SOURCES} sources")
+    return fields
+
+
+# As many sources as an event's body may give.
+MAX_SOURCES = 20
 
 
 def correct_event(session: Session, event: Event, changes: dict, recorded_by: str) -> Event:
@@ -352,12 +384,9 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     session.refresh(event)
     _refuse_if_retracted(event)
     target = _target_of(event)
-    effective_on = changes.get("effective_on", event.effective_on)
-    earliest_on = changes.get("earliest_on", event.earliest_on)
-    provisions = changes.get("provisions", event.provisions)
-    sources = changes.get("sources")
-    if sources is None:
-        sources = [_source_values(s) for s in event.sources]
+    fields = corrected_fields(event, changes)
+    effective_on, earliest_on = fields["effective_on"], fields["earliest_on"]
+    provisions, sources = fields["provisions"], fields["sources"]
     check_body(
         target,
         event.type,
@@ -376,6 +405,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     now = utcnow()
     event.retracted_at = now
     event.retraction_reason = changes["reason"]
+    event.retracted_by = recorded_by
     replacement = Event(
         type=event.type,
         participant=event.participant,
@@ -384,7 +414,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
         effective_on=effective_on,
         earliest_on=earliest_on,
         provisions=provisions,
-        note=changes.get("note", event.note),
+        note=fields["note"],
         recorded_at=now,
         recorded_by=recorded_by,
         sources=build_sources(sources),
@@ -396,6 +426,10 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     session.add(replacement)
     record_change(session, "corrected", replacement, recorded_by, now)
     return replacement
+
+
+# A source as stored when a body leaves a field out.
+SOURCE_DEFAULTS = {"title": None, "publisher": None, "published_on": None}
 
 
 def _source_values(source: Source) -> dict:
@@ -425,11 +459,84 @@ def record_announcement(
         group=group,
         as_of=data["as_of"],
         count=data["count"],
+        bound=data.get("bound", "exact"),
         note=data.get("note"),
         recorded_by=recorded_by,
         sources=build_sources([data["source"]]),
         origin=data.get("origin"),
+        superseded_by=None,
     )
     session.add(announcement)
     record_change(session, "recorded", announcement, recorded_by)
     return announcement
+
+
+def _lock_announcement(session: Session, announcement: Announcement) -> None:
+    """Re-read the announcement under a row lock: two curators never retract it both."""
+    session.execute(
+        select(Announcement.id).where(Announcement.id == announcement.id).with_for_update()
+    )
+    session.refresh(announcement)
+    _refuse_if_retracted(announcement, "announcement")
+
+
+def retract_announcement(
+    session: Session,
+    announcement: Announcement,
+    reason: str,
+    retracted_by: str,
+    at: datetime | None = None,
+) -> Announcement:
+    """Mark an announced total as withdrawn from the record (it stays, marked retracted)."""
+    _lock_announcement(session, announcement)
+    announcement.retracted_at = at or utcnow()
+    announcement.retraction_reason = reason
+    announcement.retracted_by = retracted_by
+    record_change(session, "retracted", announcement, retracted_by, announcement.retracted_at)
+    return announcement
+
+
+# The fields of an announcement a correction may change; an omitted one is copied.
+ANNOUNCEMENT_FIELDS = ("as_of", "count", "bound", "note", "source")
+
+
+def correct_announcement(
+    session: Session, announcement: Announcement, changes: dict, recorded_by: str
+) -> Announcement:
+    """Retract an announcement and record its replacement in one transaction (not committed)."""
+    _lock_announcement(session, announcement)
+    current = {
+        "as_of": announcement.as_of,
+        "count": announcement.count,
+        "bound": announcement.bound,
+        "note": announcement.note,
+        "source": _source_values(announcement.source) if announcement.source else None,
+    }
+    corrected = {name: changes.get(name, current[name]) for name in ANNOUNCEMENT_FIELDS}
+    if corrected["source"] is not None:
+        corrected["source"] = {**SOURCE_DEFAULTS, **corrected["source"]}
+    if corrected == current:
+        raise validation_problem(
+            "body", "the correction changes nothing: give at least one field with a new value"
+        )
+    check_announced_on(announcement.group, corrected["as_of"])
+    now = utcnow()
+    announcement.retracted_at = now
+    announcement.retraction_reason = changes["reason"]
+    announcement.retracted_by = recorded_by
+    replacement = Announcement(
+        group=announcement.group,
+        as_of=corrected["as_of"],
+        count=corrected["count"],
+        bound=corrected["bound"],
+        note=corrected["note"],
+        recorded_at=now,
+        recorded_by=recorded_by,
+        sources=build_sources([corrected["source"]] if corrected["source"] else []),
+        supersedes_id=announcement.id,
+        superseded_by=None,
+        origin=announcement.origin,  # still the same row's fact, corrected
+    )
+    session.add(replacement)
+    record_change(session, "corrected", replacement, recorded_by, now)
+    return replacement

@@ -28,6 +28,8 @@ GROUP_EVENT_TYPES = ("accession", "withdrawal")
 INSTRUMENT_EVENT_TYPES = ("commitment", "report", "withdrawal")
 EVENT_TYPES = ("accession", "withdrawal", "commitment", "report")
 RELIABILITIES = ("official", "reported", "unverified")
+# How an announced total relates to the true count: "at least 60", "about 50", or exactly.
+BOUNDS = ("exact", "at_least", "at_most", "about")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,6 +86,30 @@ class Participant(Base):
     sub_region: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    aliases: Mapped[list["ParticipantAlias"]] = relationship(
+        order_by="ParticipantAlias.id", cascade="all, delete-orphan"
+    )
+
+
+# Names people use: the participant's own, ISO's common and official ones, former ones, added.
+ALIAS_KINDS = ("name", "common", "official", "former", "added")
+
+
+class ParticipantAlias(Base):
+    """A name a participant goes by, with its folded search key (lower case, no accents)."""
+
+    __tablename__ = "participant_aliases"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ALIAS_KINDS), name="kind"),
+        UniqueConstraint("participant_id", "key", name="uq_participant_aliases_participant_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(320))
 
 
 class Group(Base):
@@ -267,6 +293,7 @@ class Event(Base):
     recorded_by: Mapped[str] = mapped_column(String(100))
     retracted_at: Mapped[datetime | None]
     retraction_reason: Mapped[str | None] = mapped_column(Text)
+    retracted_by: Mapped[str | None] = mapped_column(String(100))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     # The place among same-day events when it is not the id: a correction that keeps the date
     # stands where the event it replaces stood (see ``same_day_place``).
@@ -294,6 +321,10 @@ class Announcement(Base):
     __tablename__ = "announcements"
     __table_args__ = (
         CheckConstraint("count >= 0", name="count_not_negative"),
+        CheckConstraint(_one_of("bound", BOUNDS), name="bound"),
+        CheckConstraint(
+            "(retracted_at IS NULL) = (retraction_reason IS NULL)", name="retraction_has_reason"
+        ),
         Index("ix_announcements_group_as_of", "group_id", "as_of"),
         Index(
             "ix_announcements_origin",
@@ -301,20 +332,39 @@ class Announcement(Base):
             postgresql_where=text("origin IS NOT NULL"),
             sqlite_where=text("origin IS NOT NULL"),
         ),
+        # An announcement is superseded at most once.
+        Index(
+            "uq_announcements_supersedes_id",
+            "supersedes_id",
+            unique=True,
+            postgresql_where=text("supersedes_id IS NOT NULL"),
+            sqlite_where=text("supersedes_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
     as_of: Mapped[date]
     count: Mapped[int]
+    bound: Mapped[str] = mapped_column(String(16), default="exact", server_default="exact")
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100))
     origin: Mapped[str | None] = mapped_column(String(300))  # as Event.origin
+    retracted_at: Mapped[datetime | None]
+    retraction_reason: Mapped[str | None] = mapped_column(Text)
+    retracted_by: Mapped[str | None] = mapped_column(String(100))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id"))
 
     group: Mapped[Group] = relationship(lazy="joined")
     sources: Mapped[list["Source"]] = relationship(
         order_by="Source.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    supersedes: Mapped["Announcement | None"] = relationship(
+        remote_side=[id], back_populates="superseded_by", lazy="select"
+    )
+    superseded_by: Mapped["Announcement | None"] = relationship(
+        back_populates="supersedes", lazy="selectin"
     )
 
     @property

@@ -1,6 +1,8 @@
 """Participants: resolving codes, ISO 3166 countries and their UN M49 regions."""
 
 import csv
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -11,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .errors import not_found, validation_problem
-from .models import Participant
+from .models import Participant, ParticipantAlias
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,115 @@ def resolve_participant(
 
 
 def insert_ignoring_duplicate(session: Session, values: dict) -> None:
-    """INSERT a participant unless its code exists (safe when two requests race)."""
+    """INSERT a participant and its names unless its code exists (safe when two requests race)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Participant).values(**values).on_conflict_do_nothing())
+    inserted = session.execute(
+        insert(Participant).values(**values).on_conflict_do_nothing().returning(Participant.id)
+    ).scalar()
+    if inserted is not None:
+        names = standard_aliases(values["code"], values["name"])
+        session.execute(
+            insert(ParticipantAlias),
+            [{"participant_id": inserted, **alias} for alias in names],
+        )
+
+
+# --- names people use -----------------------------------------------------------------------
+
+# Names in wide use that ISO 3166 does not give (former names, short forms).
+NAMES_PEOPLE_USE = {
+    "TUR": [("Turkey", "former")],
+    "GBR": [("UK", "common"), ("Great Britain", "common"), ("Britain", "common")],
+    "USA": [("US", "common"), ("USA", "common"), ("America", "common")],
+    "CZE": [("Czech Republic", "former")],
+    "SWZ": [("Swaziland", "former")],
+    "MKD": [("Macedonia", "former")],
+    "CPV": [("Cape Verde", "former")],
+    "CIV": [("Ivory Coast", "common")],
+    "MMR": [("Burma", "former")],
+    "NLD": [("Holland", "common")],
+    "RUS": [("Russia", "common")],
+    "ARE": [("UAE", "common")],
+}
+
+# Anything but a letter or a digit, in any script.
+_NOT_ALPHANUMERIC = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """A search key: case folded, accents dropped, words separated by single spaces.
+
+    The key starts with a space, so that a search may anchor at a word's start with
+    ``LIKE '% word%'`` on every database alike ("Côte d'Ivoire" → " cote d ivoire").
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " " + " ".join(_NOT_ALPHANUMERIC.sub(" ", bare).split())
+
+
+def standard_aliases(code: str, name: str) -> list[dict]:
+    """The names a participant goes by from the start: its own, ISO's, and those in wide use."""
+    names = [(name, "name")]
+    country = iso_country(code) if len(code) == 3 else None
+    if country is not None:
+        for attribute, kind in (("common_name", "common"), ("official_name", "official")):
+            if getattr(country, attribute, None):
+                names.append((getattr(country, attribute), kind))
+    names.extend(NAMES_PEOPLE_USE.get(code, []))
+    return _distinct([{"name": n, "kind": kind, "key": fold(n)} for n, kind in names])
+
+
+def _distinct(aliases: list[dict]) -> list[dict]:
+    """One alias per search key, the first (most authoritative) kept."""
+    seen: dict[str, dict] = {}
+    for alias in aliases:
+        seen.setdefault(alias["key"], alias)
+    return list(seen.values())
+
+
+def alias_rows(code: str, name: str) -> list[ParticipantAlias]:
+    """The standard aliases as rows, for a participant built by the ORM."""
+    return [ParticipantAlias(**alias) for alias in standard_aliases(code, name)]
+
+
+def matching(q: str):
+    """The WHERE clause of ``q``: a code that starts with it, or a name that contains it."""
+    # The folded key holds letters, digits and spaces only: no LIKE wildcard to escape.
+    key = fold(q).strip()
+    code = Participant.code.startswith(q.strip().upper(), autoescape=True)
+    if not key:
+        # Punctuation alone ("%", "_") names no word: only a code could match it.
+        return code
+    pattern = f"%{key}%"
+    names = (
+        select(ParticipantAlias.id)
+        .where(
+            ParticipantAlias.participant_id == Participant.id, ParticipantAlias.key.like(pattern)
+        )
+        .exists()
+    )
+    return code | names
+
+
+def rename(participant: Participant, name: str | None, added: list[str]) -> None:
+    """Rename a participant, keeping the previous name as a former one, and add aliases."""
+    by_key = {alias.key: alias for alias in participant.aliases}
+    if name is not None and name != participant.name:
+        previous = by_key.get(fold(participant.name))
+        if previous is not None and previous.kind == "name":
+            previous.kind = "former"
+        participant.name = name
+        current = by_key.get(fold(name))
+        if current is None:
+            participant.aliases.append(ParticipantAlias(name=name, kind="name", key=fold(name)))
+            by_key[fold(name)] = participant.aliases[-1]
+        else:
+            current.kind, current.name = "name", name
+    for extra in added:
+        if fold(extra) not in by_key:
+            participant.aliases.append(ParticipantAlias(name=extra, kind="added", key=fold(extra)))
+            by_key[fold(extra)] = participant.aliases[-1]
 
 
 @lru_cache(maxsize=4096)

@@ -2,7 +2,7 @@
 
 from .errors import validation_problem
 from .models import Group, Instrument, Participant, Provision
-from .participants import is_iso_country_code
+from .participants import alias_rows, is_iso_country_code
 
 
 def build_group(data: dict) -> Group:
@@ -28,4 +28,4 @@ def build_participant(data: dict) -> Participant:
         )
     if is_iso_country_code(data["code"]):
         raise validation_problem("code", "is an ISO 3166-1 country code")
-    return Participant(**data)
+    return Participant(**data, aliases=alias_rows(data["code"], data["name"]))

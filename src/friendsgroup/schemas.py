@@ -5,7 +5,7 @@ from datetime import UTC
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .models import EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
+from .models import BOUNDS, EVENT_TYPES, PARTICIPANT_KINDS, RELIABILITIES
 from .timeutil import INTERVALS, isoformat_z
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{2,32}$")
@@ -142,6 +142,24 @@ class ParticipantCreateSchema(BaseSchema):
     url = Url(allow_none=True)
 
 
+class ParticipantPatchSchema(BaseSchema):
+    """Body of ``PATCH /participants/{code}``: a new name (the old one stays an alias), aliases."""
+
+    name = Text(min_length=1, max_length=300)
+    aliases = BoundedList(Text(min_length=1, max_length=300), validate=validate.Length(max=50))
+
+    @validates_schema
+    def something(self, data, **_kwargs):
+        if not data:
+            raise ValidationError("give a new name or aliases to add", "name")
+
+
+def _other_names(participant) -> list[dict]:
+    """A participant's aliases other than its current name (an ORM row or a standing dict)."""
+    aliases = participant["aliases"] if isinstance(participant, dict) else participant.aliases
+    return [{"name": a.name, "kind": a.kind} for a in aliases if a.kind != "name"]
+
+
 class ParticipantSchema(BaseSchema):
     """A participant."""
 
@@ -151,6 +169,13 @@ class ParticipantSchema(BaseSchema):
     region = fields.String(allow_none=True)
     sub_region = fields.String(allow_none=True)
     url = fields.String(allow_none=True)
+    aliases = fields.Function(
+        _other_names,
+        metadata={
+            "description": "Other names it goes by: `{name, kind}`, kind common, official, "
+            "former or added; `q` matches them"
+        },
+    )
 
 
 class PeriodSchema(BaseSchema):
@@ -283,15 +308,48 @@ class RetractionSchema(BaseSchema):
     reason = Text(required=True, min_length=1, max_length=5000)
 
 
-class CorrectionSchema(BaseSchema):
-    """Body of a correction: the reason and the fields that change."""
+def _correcting(text: str) -> dict:
+    return {"description": text}
 
-    reason = Text(required=True, min_length=1, max_length=5000)
-    effective_on = Day()
-    earliest_on = Day(allow_none=True)
-    sources = BoundedList(fields.Nested(SourceSchema), validate=validate.Length(max=20))
-    note = Text(max_length=5000, allow_none=True)
-    provisions = _provisions_field()
+
+class CorrectionSchema(BaseSchema):
+    """Body of a correction: the reason and the fields that change.
+
+    Field by field: an omitted field is copied from the corrected event; a given one replaces
+    it; ``null`` clears it (``earliest_on``, ``note``; ``provisions: null`` means all
+    provisions). ``sources`` replaces the sources, ``add_sources`` appends to them. A
+    correction that changes nothing is refused (422).
+    """
+
+    reason = Text(
+        required=True, min_length=1, max_length=5000, metadata=_correcting("Why (required).")
+    )
+    effective_on = Day(metadata=_correcting("Replaces the date; omitted: copied."))
+    earliest_on = Day(
+        allow_none=True,
+        metadata=_correcting("Replaces the window's start; `null` clears the window (exact date)."),
+    )
+    sources = BoundedList(
+        fields.Nested(SourceSchema),
+        validate=validate.Length(max=20),
+        metadata=_correcting("Replaces every source; omitted: copied."),
+    )
+    add_sources = BoundedList(
+        fields.Nested(SourceSchema),
+        validate=validate.Length(min=1, max=20),
+        metadata=_correcting("Appended to the sources (copied or replaced)."),
+    )
+    note = Text(
+        max_length=5000,
+        allow_none=True,
+        metadata=_correcting("Replaces the note; `null` clears a stale one; omitted: copied."),
+    )
+    provisions = BoundedList(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=1000)),
+        allow_none=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata=_correcting("A commitment's provisions; `null`: all; omitted: copied."),
+    )
 
 
 class EventSchema(BaseSchema):
@@ -311,25 +369,63 @@ class EventSchema(BaseSchema):
     recorded_by = fields.String()
     retracted_at = Timestamp(allow_none=True)
     retraction_reason = fields.String(allow_none=True)
+    retracted_by = fields.String(allow_none=True)
     supersedes = fields.Function(lambda e: e.supersedes_id)
     superseded_by = fields.Function(lambda e: e.superseded_by.id if e.superseded_by else None)
+
+
+def _count_field(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=10**6), **kwargs)
+
+
+BOUND_DESCRIPTION = (
+    'How `count` relates to the true total: `exact` (the default), `at_least` ("more than 60"),'
+    ' `at_most` ("up to 60") or `about` ("some 50").'
+)
+
+
+def _bound_field(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(BOUNDS), metadata={"description": BOUND_DESCRIPTION}, **kwargs
+    )
 
 
 class AnnouncementCreateSchema(BaseSchema):
     """Body of ``POST /groups/{slug}/announcements``."""
 
     as_of = Day(required=True)
-    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**6))
+    count = _count_field(required=True)
+    bound = _bound_field(load_default="exact")
     source = fields.Nested(SourceSchema, required=True)
     note = Text(max_length=5000, allow_none=True)
 
 
 class AnnouncementSchema(AnnouncementCreateSchema):
-    """An announced total."""
+    """An announced total, with its retraction and supersession marks."""
 
     id = fields.Integer()
     group = fields.Function(lambda a: a.group.slug)
     recorded_at = Timestamp()
+    recorded_by = fields.String()
+    retracted_at = Timestamp(allow_none=True)
+    retraction_reason = fields.String(allow_none=True)
+    retracted_by = fields.String(allow_none=True)
+    supersedes = fields.Function(lambda a: a.supersedes_id)
+    superseded_by = fields.Function(lambda a: a.superseded_by.id if a.superseded_by else None)
+
+
+class AnnouncementCorrectionSchema(BaseSchema):
+    """Body of an announcement's correction: the reason and the fields that change.
+
+    An omitted field is copied from the corrected announcement; ``note: null`` clears the note.
+    """
+
+    reason = Text(required=True, min_length=1, max_length=5000)
+    as_of = Day()
+    count = _count_field()
+    bound = _bound_field()
+    source = fields.Nested(SourceSchema)
+    note = Text(max_length=5000, allow_none=True)
 
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
@@ -401,6 +497,12 @@ class InstrumentParticipantsArgsSchema(AsOfArgsSchema):
     """``as_of``, ``known_at`` and an optional group whose members alone are counted."""
 
     members_of = Slug(load_default=None)
+
+
+class AnnouncementListArgsSchema(PageArgsSchema, KnownAtArgsSchema):
+    """The announcements known at ``known_at``; retracted ones on request."""
+
+    include_retracted = fields.Boolean(load_default=False)
 
 
 class EventListArgsSchema(PageArgsSchema, KnownAtArgsSchema):

@@ -82,7 +82,17 @@ PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
 
 def init_app(app: Flask) -> None:
     """Bind a new API and its blueprints to the app (one per app: apps share no state)."""
-    from . import audit, auth, changes, events, groups, instruments, participants, webhooks
+    from . import (
+        announcements,
+        audit,
+        auth,
+        changes,
+        events,
+        groups,
+        instruments,
+        participants,
+        webhooks,
+    )
 
     # Before any route is added: ids are ASCII digits.
     app.url_map.converters["int"] = strictness.AsciiIntegerConverter
@@ -96,7 +106,8 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         BEARER, {"type": "http", "scheme": "bearer", "description": "friendsgroup token create"}
     )
-    for module in (participants, groups, instruments, events, audit, changes, webhooks):
+    blueprints = (participants, groups, instruments, events, audit, changes, webhooks)
+    for module in (*blueprints, announcements):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     auth.register(app)
     app.before_request(refuse_impossible_path_keys)

@@ -106,6 +106,8 @@ WRITE_SCOPES = {
     "instruments.Reports": "instruments:{slug}:write",
     "instruments.InstrumentWithdrawals": "instruments:{slug}:write",
     "participants.Participants": "participants:write",
+    "participants.ParticipantDetail": "participants:write",
+    "announcements": "announcements:write",
     "events.Retraction": "{event}:write",
     "events.Correction": "{event}:write",
     "webhooks": "webhooks:manage",

@@ -48,8 +48,14 @@ class Correction(MethodView):
     @blp.arguments(CorrectionSchema)
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="Already retracted, or the corrected history would break")
+    @blp.alt_response(422, description="A field is invalid, or the correction changes nothing")
     def post(self, data, event_id):
-        """Retract an event and record its replacement in one transaction."""
+        """Retract an event and record its replacement in one transaction.
+
+        Each field given replaces the event's (``null`` clears ``earliest_on`` or ``note``),
+        each one omitted is copied; ``sources`` replaces and ``add_sources`` appends; a
+        correction that changes nothing is refused (422).
+        """
         session = get_session()
         replacement = correct_event(session, get_event_or_404(event_id), data, current_token_name())
         return event_created(replacement)

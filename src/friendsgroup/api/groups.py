@@ -10,8 +10,14 @@ from ..db import get_session
 from ..history import record_announcement, record_event
 from ..models import Announcement, Event, Group
 from ..registration import build_group
+from ..reports.announced import announcements_known
 from ..reports.members import members_report
-from ..reports.schemas import CountsReportSchema, MembersReportSchema
+from ..reports.schemas import (
+    CountsReportSchema,
+    MembersArgsSchema,
+    MembersReportSchema,
+    PossibleMemberSchema,
+)
 from ..reports.series import counts_series
 from ..reports.tables import (
     ANNOUNCEMENT_COLUMNS,
@@ -21,9 +27,9 @@ from ..reports.tables import (
 )
 from ..schemas import (
     AnnouncementCreateSchema,
+    AnnouncementListArgsSchema,
     AnnouncementPageSchema,
     AnnouncementSchema,
-    AsOfArgsSchema,
     CountsArgsSchema,
     EventCreateSchema,
     EventListArgsSchema,
@@ -34,6 +40,7 @@ from ..schemas import (
     GroupSchema,
     PageArgsSchema,
 )
+from ..tabular import columns_of
 from .auth import current_token_name
 from .lookups import add_unique, get_group_or_404, group_ref_or_404
 from .pages import event_page, page_response, paginate
@@ -111,18 +118,36 @@ class GroupEvents(MethodView):
         return event_page(session, args, Event.group_id == group.id)
 
 
-POINT_COLUMNS = ["date", "count", "joined", "left", "possibly_members", "announced"]
+POINT_COLUMNS = [
+    "date",
+    "count",
+    "joined",
+    "left",
+    "possibly_members",
+    "announced",
+    "announced_bound",
+]
+
+
+POSSIBLE_COLUMNS = columns_of(PossibleMemberSchema)
 
 
 @blp.route("/groups/<slug>/members")
 class Members(MethodView):
-    @blp.arguments(AsOfArgsSchema, location="query")
+    @blp.arguments(MembersArgsSchema, location="query")
     @blp.response(200, MembersReportSchema)
     def get(self, args, slug):
-        """Members on ``as_of`` as known at ``known_at``, with counts and the announced total."""
+        """Members on ``as_of`` as known at ``known_at``, with counts and the announced total.
+
+        ``format=csv`` gives the members' rows, or with ``rows=possible_members`` the rows of
+        those possibly members (inside an uncertain join window).
+        """
         group = group_ref_or_404(slug)
         # Downloads carry each member's evidence; the JSON keeps its documented shape.
         evidence = tabular_format(args["format"]) is not None
+        if args["rows"] == "possible_members":
+            report = members_report(get_session(), group, args["as_of"], args["known_at"], evidence)
+            return report_response(report, "possible_members", POSSIBLE_COLUMNS, args["format"])
         if evidence or args["known_at"] is not None:
             report = members_report(get_session(), group, args["as_of"], args["known_at"], evidence)
             return report_response(report, "members", MEMBER_COLUMNS, args["format"], member_table)
@@ -148,13 +173,15 @@ class Counts(MethodView):
 
 @blp.route("/groups/<slug>/announcements")
 class Announcements(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(AnnouncementListArgsSchema, location="query")
     @blp.response(200, AnnouncementPageSchema)
     def get(self, args, slug):
-        """Totals announced for the group."""
+        """Totals announced for the group, as known at ``known_at`` (retracted ones on request)."""
         session = get_session()
         group = get_group_or_404(session, slug)
-        statement = select(Announcement).where(Announcement.group_id == group.id)
+        statement = select(Announcement).where(
+            Announcement.group_id == group.id, announcements_known(args)
+        )
         items, next_cursor = paginate(
             session,
             statement,

@@ -3,11 +3,13 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from ..changes import record_change
 from ..db import get_session
 from ..folding import fold, folded
 from ..models import Event, Participant
-from ..participants import get_participant_or_404
+from ..participants import get_participant_or_404, matching, rename
 from ..registration import build_participant
 from ..reports.standing import participant_standing
 from ..schemas import (
@@ -17,9 +19,11 @@ from ..schemas import (
     ParticipantDetailSchema,
     ParticipantListArgsSchema,
     ParticipantPageSchema,
+    ParticipantPatchSchema,
     ParticipantSchema,
     StandingArgsSchema,
 )
+from .auth import current_token_name
 from .lookups import add_unique
 from .pages import event_page, page_response, paginate
 
@@ -44,9 +48,9 @@ class Participants(MethodView):
                 (folded(Participant.region) == region) | (folded(Participant.sub_region) == region)
             )
         if "q" in args:
-            statement = statement.where(
-                folded(Participant.name).contains(fold(args["q"]), autoescape=True)
-            )
+            # Name, code and aliases, by folded keys: the same on SQLite and PostgreSQL.
+            statement = statement.where(matching(args["q"]))
+        statement = statement.options(selectinload(Participant.aliases))
         items, next_cursor = paginate(
             get_session(), statement, [Participant.code], [str], args["limit"], args["cursor"]
         )
@@ -75,7 +79,21 @@ class ParticipantDetail(MethodView):
         """One participant, with its membership periods and commitment status."""
         session = get_session()
         participant = get_participant_or_404(session, code)
-        return participant_standing(session, participant, args["as_of"], args["known_at"])
+        standing = participant_standing(session, participant, args["as_of"], args["known_at"])
+        return {**standing, "aliases": participant.aliases}
+
+    @blp.arguments(ParticipantPatchSchema)
+    @blp.response(200, ParticipantSchema)
+    def patch(self, data, code):
+        """Rename a participant (the previous name stays an alias) or add names it goes by."""
+        session = get_session()
+        participant = get_participant_or_404(session, code)
+        previous = participant.name
+        rename(participant, data.get("name"), data.get("aliases", []))
+        session.flush()
+        if participant.name != previous:
+            record_change(session, "renamed", participant, current_token_name())
+        return participant
 
 
 @blp.route("/participants/<code>/events")

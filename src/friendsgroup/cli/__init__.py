@@ -119,4 +119,14 @@ def register_flask_commands(flask_app: Flask) -> None:
 
 
 # The command modules register themselves on ``main``.
-from . import auditing, data, database, following, portability, reports, serving, tokens  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    auditing,
+    curation,
+    data,
+    database,
+    following,
+    portability,
+    reports,
+    serving,
+    tokens,
+)

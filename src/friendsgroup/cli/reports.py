@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..db import get_db
 from ..models import Group
 from ..reports.members import members_report
-from ..reports.schemas import CountPointSchema, MemberSchema
+from ..reports.schemas import CountPointSchema, MemberSchema, PossibleMemberSchema
 from ..reports.series import counts_series
 from ..reports.tables import member_table
 from ..tabular import columns_of, csv_text, table
@@ -16,6 +16,7 @@ from ..timeutil import INTERVALS
 from . import DATE, app, day, instant, main
 
 MEMBER_COLUMNS = columns_of(MemberSchema)
+POSSIBLE_COLUMNS = columns_of(PossibleMemberSchema)
 POINT_COLUMNS = columns_of(CountPointSchema)
 
 
@@ -25,6 +26,8 @@ def report() -> None:
 
 
 FORMAT = click.Choice(["table", "json", "csv"])
+# An announced total as a source states it: "at least 60", "about 50".
+BOUND_WORDS = {"exact": "", "at_least": "at least ", "at_most": "at most ", "about": "about "}
 
 
 @report.command("members")
@@ -32,13 +35,20 @@ FORMAT = click.Choice(["table", "json", "csv"])
 @click.option("--as-of", type=DATE, help="Date of the report (default today).")
 @click.option("--known-at", help="What the registry knew at this instant (ISO 8601).")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-def report_members(group: str, as_of, known_at: str | None, fmt: str) -> None:
-    """Members of GROUP on a date."""
+@click.option(
+    "--rows",
+    type=click.Choice(["members", "possible_members"]),
+    default="members",
+    show_default=True,
+    help="The rows of --format csv: the members or those possibly members.",
+)
+def report_members(group: str, as_of, known_at: str | None, fmt: str, rows: str) -> None:
+    """Members of GROUP on a date, and those possibly members (uncertain join date)."""
     with get_db(app()).transaction(write=False) as session:
         report = members_report(
             session, _group(session, group), day(as_of), instant(known_at), fmt == "csv"
         )
-    print_members(report, fmt)
+    print_members(report, fmt, rows)
 
 
 @report.command("counts")
@@ -69,13 +79,17 @@ def _group(session, slug: str) -> Group:
     return group
 
 
-def print_members(report: dict, fmt: str) -> None:
+def print_members(report: dict, fmt: str, rows_of: str = "members") -> None:
     """Print the members report as JSON, CSV or a table with its totals."""
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
+    possible = [[p[c] for c in POSSIBLE_COLUMNS] for p in report["possible_members"]]
     if fmt == "csv":
-        click.echo(csv_text(*member_table(report)), nl=False)
+        if rows_of == "possible_members":
+            click.echo(csv_text(POSSIBLE_COLUMNS, possible), nl=False)
+        else:
+            click.echo(csv_text(*member_table(report)), nl=False)
         return
     rows = [[m[c] for c in MEMBER_COLUMNS] for m in report["members"]]
     click.echo(f"{report['group']} on {report['as_of']} (as known at {report['known_at']})\n")
@@ -85,6 +99,10 @@ def print_members(report: dict, fmt: str) -> None:
         f"Total: {report['count']} members"
         f" (+{report['possibly_members']} possibly members: uncertain join date)"
     )
+    if possible:
+        click.echo("\nPossibly members (inside an uncertain join window):\n")
+        click.echo(table(POSSIBLE_COLUMNS, possible))
+        click.echo("")
     kinds = ", ".join(f"{k} {v}" for k, v in report["by_kind"].items()) or "none"
     regions = ", ".join(f"{k} {v}" for k, v in report["by_region"].items()) or "none"
     click.echo(f"By kind: {kinds}")
@@ -92,8 +110,9 @@ def print_members(report: dict, fmt: str) -> None:
     announced = report["announced"]
     if announced:
         source = announced["source"] or {}
+        bound = BOUND_WORDS.get(announced.get("bound", "exact"), "")
         click.echo(
-            f"Announced: {announced['count']} as of {announced['as_of']}"
+            f"Announced: {bound}{announced['count']} as of {announced['as_of']}"
             f" ({source.get('reliability', 'no source')}); difference {announced['difference']:+d}"
         )
     else:

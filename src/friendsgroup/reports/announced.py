@@ -2,18 +2,37 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import RELIABILITIES, Announcement, Source
+from ..timeutil import utcnow
 
 RELIABILITY_RANK = {name: rank for rank, name in enumerate(reversed(RELIABILITIES))}
+
+
+def announcement_visible_at(known_at):
+    """Announcements the registry knew at ``known_at`` and had not retracted by then."""
+    return and_(
+        Announcement.recorded_at <= known_at,
+        or_(Announcement.retracted_at.is_(None), Announcement.retracted_at > known_at),
+    )
+
+
+def announcements_known(args: dict):
+    """The filter of an announcement list: ``known_at`` (default now), ``include_retracted``."""
+    known_at = args.get("known_at") or utcnow()
+    if args.get("include_retracted"):
+        return Announcement.recorded_at <= known_at
+    return announcement_visible_at(known_at)
+
 
 ANNOUNCEMENTS = (
     select(
         Announcement.id,
         Announcement.as_of,
         Announcement.count,
+        Announcement.bound,
         Announcement.note,
         Source.url,
         Source.title,
@@ -24,13 +43,13 @@ ANNOUNCEMENTS = (
     .outerjoin(Source, Source.announcement_id == Announcement.id)
     .where(
         Announcement.group_id == bindparam("group_id"),
-        Announcement.recorded_at <= bindparam("known_at"),
+        announcement_visible_at(bindparam("known_at")),
     )
 )
 
 
 def announcements_of(session: Session, group, known_at: datetime) -> list:
-    """The group's announcements known at ``known_at``, in the order a later one wins.
+    """The group's announcements visible at ``known_at``, in the order a later one wins.
 
     On the same date, a more reliable announcement wins over a less reliable one.
     """
@@ -63,12 +82,17 @@ def latest_announcement(announcements: list, on: date):
 
 
 def announced_block(announcement, count: int) -> dict | None:
-    """The ``announced`` block of a report: the winning total and the count's difference."""
+    """The ``announced`` block of a report: the winning total and the count's difference.
+
+    ``difference`` is ``count - announced.count`` whatever the bound; the bound says how to
+    read it (an ``at_least`` total is consistent with any difference of 0 or more).
+    """
     if announcement is None:
         return None
     return {
         "as_of": announcement.as_of.isoformat(),
         "count": announcement.count,
+        "bound": announcement.bound,
         "source": source_dict(announcement),
         "note": announcement.note,
         "difference": count - announcement.count,

@@ -31,10 +31,17 @@ def strongest_sources(session: Session, event_ids: list[int]) -> dict[int, dict]
     return {event_id: source_dict(row) for event_id, (_, row) in best.items()}
 
 
-def possible_members(session: Session, windows: dict[int, tuple[date, date]]) -> list[dict]:
-    """The participants of ``windows`` (id → uncertain accession window), sorted by name."""
+def possible_members(
+    session: Session, windows: dict[int, tuple[date, date]], event_ids: list[int]
+) -> list[dict]:
+    """The participants of ``windows`` (id → uncertain accession window), sorted by name,
+    with the reliability of the strongest source of their accessions (``event_ids``)."""
     if not windows:
         return []
+    strongest = strongest_sources(session, event_ids)
+    reliability = {participant: None for participant in windows}
+    for participant, event_id in zip(windows, event_ids, strict=True):
+        reliability[participant] = (strongest.get(event_id) or {}).get("reliability")
     participants = session.execute(
         select(Participant.id, Participant.code, Participant.name, Participant.kind)
         .where(Participant.id.in_(list(windows)))
@@ -47,6 +54,7 @@ def possible_members(session: Session, windows: dict[int, tuple[date, date]]) ->
             "kind": row.kind,
             "earliest_on": windows[row.id][0].isoformat(),
             "effective_on": windows[row.id][1].isoformat(),
+            "reliability": reliability[row.id],
         }
         for row in participants
     ]

@@ -93,20 +93,22 @@ def members_report(
 ) -> dict:
     """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports).
 
-    With ``evidence`` (downloads and pages), each member also carries its period's
-    ``earliest_on`` and the strongest ``source`` of the accession that began it, and the
-    report lists the ``possible`` members (their names and windows) beside their count.
+    The report lists the ``possible_members`` (names, windows and the reliability of their
+    strongest source) beside their count. With ``evidence`` (downloads and pages), each
+    member also carries its period's ``earliest_on`` and the strongest ``source`` of the
+    accession that began it.
     """
     as_of, known_at = moments(as_of, known_at)
     params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
     # Core execution: the statement needs none of the ORM's work on results.
     rows = session.connection().execute(MEMBERS, params)
     listed, by_kind, by_region = [], Counter(), Counter()
-    member_ids, pending_ids, event_ids, windows = set(), set(), [], {}
+    member_ids, pending_ids, event_ids, windows, pending_events = set(), set(), [], {}, {}
     for row, event_id, participant, effective_on, earliest_on, code, name, kind, region in rows:
         if row == "pending":
             pending_ids.add(participant)
             windows[participant] = (earliest_on, effective_on)
+            pending_events[participant] = event_id
             continue
         member_ids.add(participant)
         event_ids.append(event_id)
@@ -125,13 +127,13 @@ def members_report(
         by_kind[kind] += 1
         if kind == "country":
             by_region[region or UNKNOWN_REGION] += 1
-    extra = {}
     if evidence:
         strongest = strongest_sources(session, event_ids)
         for member, event_id in zip(listed, event_ids, strict=True):
             member["source"] = strongest.get(event_id)
-        not_counted = {p: windows[p] for p in pending_ids - member_ids}
-        extra["possible"] = possible_members(session, not_counted)
+    # A participant both counted and in a window (a rejoin pending) is a member, not possibly.
+    not_counted = {p: windows[p] for p in pending_ids - member_ids}
+    possible = possible_members(session, not_counted, [pending_events[p] for p in not_counted])
     announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
     return {
         "group": group.slug,
@@ -143,5 +145,5 @@ def members_report(
         "by_region": dict(sorted(by_region.items())),
         "announced": announced_block(announcement, len(listed)),
         "members": listed,
-        **extra,
+        "possible_members": possible,
     }

@@ -1,8 +1,15 @@
 """Schemas that document the reports (the reports build their JSON themselves, for speed)."""
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from ..schemas import BaseSchema, SourceSchema
+from ..schemas import BOUND_DESCRIPTION, AsOfArgsSchema, BaseSchema, SourceSchema
+
+DIFFERENCE_DESCRIPTION = (
+    "The computed count minus the announced count, whatever the bound. Read it against "
+    "`bound`: for `exact`, 0 means agreement; for `at_least`, 0 or more is consistent and a "
+    "negative difference means members the registry lacks; for `at_most`, 0 or less is "
+    "consistent; for `about`, a small difference either way is."
+)
 
 
 class AnnouncedSchema(BaseSchema):
@@ -10,9 +17,10 @@ class AnnouncedSchema(BaseSchema):
 
     as_of = fields.Date()
     count = fields.Integer()
+    bound = fields.String(metadata={"description": BOUND_DESCRIPTION})
     source = fields.Nested(SourceSchema, allow_none=True)
     note = fields.String(allow_none=True)
-    difference = fields.Integer()
+    difference = fields.Integer(metadata={"description": DIFFERENCE_DESCRIPTION})
 
 
 class MemberSchema(BaseSchema):
@@ -24,6 +32,31 @@ class MemberSchema(BaseSchema):
     region = fields.String(allow_none=True)
     member_since = fields.Date()
     date_uncertain = fields.Boolean()
+
+
+class PossibleMemberSchema(BaseSchema):
+    """A participant inside an uncertain join window on the report's date: possibly a member."""
+
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    earliest_on = fields.Date(metadata={"description": "The window's start"})
+    effective_on = fields.Date(metadata={"description": "The date by which membership is attested"})
+    reliability = fields.String(
+        allow_none=True, metadata={"description": "The strongest reliability among its sources"}
+    )
+
+
+class MembersArgsSchema(AsOfArgsSchema):
+    """``as_of``, ``known_at``, ``format`` and which rows a CSV carries."""
+
+    rows = fields.String(
+        load_default="members",
+        validate=validate.OneOf(["members", "possible_members"]),
+        metadata={
+            "description": "The rows of `format=csv`: the members (default) or the possible members"
+        },
+    )
 
 
 class MembersReportSchema(BaseSchema):
@@ -38,6 +71,10 @@ class MembersReportSchema(BaseSchema):
     by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
     announced = fields.Nested(AnnouncedSchema, allow_none=True)
     members = fields.List(fields.Nested(MemberSchema))
+    possible_members = fields.List(
+        fields.Nested(PossibleMemberSchema),
+        metadata={"description": "Who `possibly_members` counts, by name"},
+    )
 
 
 class CountPointSchema(BaseSchema):
@@ -49,6 +86,9 @@ class CountPointSchema(BaseSchema):
     left = fields.Integer()
     possibly_members = fields.Integer()
     announced = fields.Integer(allow_none=True)
+    announced_bound = fields.String(
+        allow_none=True, metadata={"description": "The bound of `announced` (see AnnouncedSchema)"}
+    )
 
 
 class CountsReportSchema(BaseSchema):

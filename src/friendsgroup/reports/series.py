@@ -55,11 +55,11 @@ def counts_series(
         if kind == "accession" and earliest_on is not None
     )
     announcements = announcements_of(session, group, known_at)
-    announced_on = [(a.as_of.toordinal(), a.count) for a in announcements]
+    announced_on = [(a.as_of.toordinal(), a.count, a.bound) for a in announcements]
     member: set[int] = set()
     active: list[tuple[int, int]] = []  # heap of (window end, participant)
     next_event = next_window = next_announcement = 0
-    announced = None
+    announced = announced_bound = None
     possibly = 0
     interval_start = start.toordinal()
     points = []
@@ -86,7 +86,7 @@ def counts_series(
             heapq.heappop(active)
             changed = True
         while next_announcement < len(announced_on) and announced_on[next_announcement][0] <= day:
-            announced = announced_on[next_announcement][1]
+            _, announced, announced_bound = announced_on[next_announcement]
             next_announcement += 1
         if changed:
             possibly = len({participant for _, participant in active} - member)
@@ -98,6 +98,7 @@ def counts_series(
                 "left": left,
                 "possibly_members": possibly,
                 "announced": announced,
+                "announced_bound": announced_bound,
             }
         )
         interval_start = day + 1

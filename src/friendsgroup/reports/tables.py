@@ -19,6 +19,7 @@ ANNOUNCEMENT_COLUMNS = [
     "id",
     "as_of",
     "count",
+    "bound",
     "note",
     "recorded_at",
     *(f"source_{name}" for name in SOURCE_FIELDS),

@@ -234,7 +234,7 @@ def group(slug: str):
     members = sorted(members, key=_sort_key(args["sort"]))
     chart, series, announcements = group_chart(session, group, report, args["known_at"], "chart")
     as_of = date.fromisoformat(report["as_of"])
-    for member in report["possible"]:
+    for member in report["possible_members"]:
         member["display_name"] = participant_name(member["code"], member["name"], member["kind"])
     query = {k: v for k, v in request.args.items() if k in ("as_of", "known_at") and v}
     return page(
@@ -251,7 +251,7 @@ def group(slug: str):
             for a in announcements
             if a.as_of <= as_of
         ],
-        possible=sorted(report["possible"], key=_sort_key("name")),
+        possible=sorted(report["possible_members"], key=_sort_key("name")),
         args=args,
         query=query,
         regions=sorted(report["by_region"]),
