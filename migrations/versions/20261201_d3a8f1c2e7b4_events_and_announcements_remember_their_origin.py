@@ -5,7 +5,7 @@ an event's content, so a curator's correction or retraction of a seeded fact is 
 such and never undone. NULL for everything not recorded from a keyed dataset.
 
 Revision ID: d3a8f1c2e7b4
-Revises: d3a9b8c1e702
+Revises: 17f01fe97101
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d3a8f1c2e7b4"
-down_revision: str | None = "d3a9b8c1e702"
+down_revision: str | None = "17f01fe97101"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
