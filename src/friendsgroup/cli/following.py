@@ -127,7 +127,9 @@ def worker(once: bool, concurrency: int | None, exit_with_parent: bool) -> None:
         signal.signal(signum, lambda *_: stop.set())
     if exit_with_parent:
         _watch_parent(stop)
-    click.echo(f"worker {deliverer.name}: delivering webhooks", err=True)
+    # With LOG_FORMAT=json every line on the shared stderr must be JSON: say it in text only.
+    if flask_app.config.get("LOG_FORMAT", "text") != "json":
+        click.echo(f"worker {deliverer.name}: delivering webhooks", err=True)
     deliverer.run(stop)
 
 
