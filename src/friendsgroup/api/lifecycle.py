@@ -17,7 +17,7 @@ from ..errors import (
     service_unavailable,
     unsupported_media_type,
 )
-from . import audit, idempotency
+from . import audit, framing, idempotency
 from .auth import authenticate, authorize
 
 API_PREFIX = "/api/v1/"
@@ -38,6 +38,7 @@ def check_json_body() -> None:
     """415 unless the body is JSON; 400 unless it parses to a JSON object."""
     if request.mimetype != "application/json":
         raise unsupported_media_type("send the body as application/json")
+    framing.bound_chunked_body()
     try:
         body = json.loads(request.get_data(cache=True) or b"null")
     except (ValueError, RecursionError) as error:
