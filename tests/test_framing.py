@@ -1,7 +1,8 @@
 """Hostile framing against the real server: chunked bodies that are malformed or over the
-limit."""
+limit, and keep-alive connections after an answer that left the body unread."""
 
 import http.client
+import io
 import json
 import socket
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from friendsgroup.keepalive import WatchedBody, body_length, closing_unread_bodies
 from tests.support import API, FRIENDS, assert_problem, running_server, snapshot
 
 TIMEOUT = 20
@@ -113,3 +115,94 @@ def test_a_chunked_body_within_the_limit_is_read_whole(app, server, auth):
     assert answer.status_code == 201, answer.data
     got = requests.get(f"{server.url}{API}/groups/g-chunked", timeout=TIMEOUT)
     assert got.json()["name"] == FRIENDS["name"]
+
+
+# --- keep-alive after an answer that left the body unread ------------------------------------
+
+BIG = b'{"name": "' + b"x" * (2 * LIMIT) + b'"}'
+MEDIUM = b'{"name": "' + b"x" * (200 * 1024) + b'"}'
+
+
+def unread_body_requests(auth: dict) -> dict[str, tuple[int, dict]]:
+    json_type = {"Content-Type": "application/json"}
+    return {
+        "413 over the limit": (413, dict(data=BIG, headers={**auth, **json_type})),
+        "401 without a token": (401, dict(data=MEDIUM, headers=json_type)),
+        "401 without a token, large": (401, dict(data=BIG, headers=json_type)),
+        "415 not JSON": (415, dict(data=MEDIUM, headers={**auth, "Content-Type": "text/plain"})),
+        "404 unknown path": (404, dict(data=MEDIUM, headers={**auth, **json_type}, path="/x")),
+        "405 a read-only path": (
+            405,
+            dict(data=MEDIUM, headers={**auth, **json_type}, path="/groups/nowhere/members"),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["413 over the limit", "401 without a token", "401 without a token, large", "415 not JSON"]
+    + ["404 unknown path", "405 a read-only path"],
+)
+def test_an_unread_body_closes_the_connection_and_the_next_request_works(app, server, auth, case):
+    status, request = unread_body_requests(auth)[case]
+    path = request.pop("path", "/groups")
+    with requests.Session() as session:
+        refused = session.post(f"{server.url}{API}{path}", timeout=TIMEOUT, **request)
+        assert_problem(_as_answer(refused), status)
+        assert refused.headers["Connection"] == "close"
+        for _ in range(3):
+            assert session.get(f"{server.url}/healthz", timeout=TIMEOUT).status_code == 200
+
+
+def test_a_body_read_whole_keeps_the_connection(app, server, auth):
+    with requests.Session() as session:
+        created = session.post(f"{server.url}{API}/groups", json=FRIENDS, headers=auth)
+        assert created.status_code == 201, created.text
+        assert created.headers["Connection"] == "keep-alive"
+        invalid = session.post(f"{server.url}{API}/groups", json={"slug": "x"}, headers=auth)
+        assert_problem(_as_answer(invalid), 422)
+        assert invalid.headers["Connection"] == "keep-alive"
+        assert session.get(f"{server.url}/healthz", timeout=TIMEOUT).status_code == 200
+
+
+def _as_answer(response: requests.Response) -> Answer:
+    return Answer(response.status_code, response.headers, response.content)
+
+
+def test_a_watched_body_knows_when_it_was_read_to_its_end():
+    length = WatchedBody(io.BytesIO(b"abcdef"), 6)
+    assert not length.finished
+    assert length.read(4) == b"abcd" and not length.finished
+    assert length.read(0) == b"" and not length.finished
+    assert length.read(2) == b"ef" and length.finished
+    chunked = WatchedBody(io.BytesIO(b"a\nb\n"), None)
+    assert chunked.readlines() == [b"a\n", b"b\n"] and chunked.finished
+    assert WatchedBody(io.BytesIO(b""), 0).finished
+    assert body_length({"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "5"}) is None
+    assert body_length({"CONTENT_LENGTH": "5"}) == 5
+    assert body_length({}) == 0
+
+
+def test_an_unread_body_asks_the_server_to_close_and_a_read_one_does_not():
+    closed = []
+
+    class Response:
+        def force_close(self):
+            closed.append(True)
+
+        def start_response(self, status, headers, exc_info=None):
+            return None
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/read":
+            environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b""]
+
+    wrapped = closing_unread_bodies(app)
+    for path in ("/read", "/unread"):
+        environ = {"PATH_INFO": path, "CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}
+        wrapped(environ, Response().start_response)
+    assert closed == [True]
+    # A start_response of another server, with no force_close, is left alone.
+    wrapped({"PATH_INFO": "/", "CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}, print)

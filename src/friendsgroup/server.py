@@ -4,6 +4,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from .config import Config
+from .keepalive import closing_unread_bodies
 from .logs import AccessLogger, logconfig
 
 # A client that stops sending mid-request frees its thread after this many seconds.
@@ -25,6 +26,10 @@ class BoundedThreadWorker(ThreadWorker):
 
             conn.init = init_with_timeout
         return super().handle(conn)
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = closing_unread_bodies(self.wsgi)
 
 
 class Server(BaseApplication):
