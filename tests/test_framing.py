@@ -4,14 +4,20 @@ limit, and keep-alive connections after an answer that left the body unread."""
 import http.client
 import io
 import json
+import re
 import socket
 from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
 
+from friendsgroup.api.pages import encode_cursor
 from friendsgroup.keepalive import WatchedBody, body_length, closing_unread_bodies
+from friendsgroup.server import LIMIT_REQUEST_LINE
 from tests.support import API, FRIENDS, assert_problem, running_server, snapshot
+from tests.test_contract import DOCUMENT
 
 TIMEOUT = 20
 LIMIT = 1024 * 1024  # MAX_CONTENT_LENGTH's default
@@ -206,3 +212,105 @@ def test_an_unread_body_asks_the_server_to_close_and_a_read_one_does_not():
     assert closed == [True]
     # A start_response of another server, with no force_close, is left alone.
     wrapped({"PATH_INFO": "/", "CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}, print)
+
+
+# --- the server's own answers and the length of a request line --------------------------------
+
+SERVER_REFUSALS = {
+    "request line over the limit": (
+        414,
+        "uri-too-long",
+        f"GET {API}/participants?q={'a' * (LIMIT_REQUEST_LINE + 10)} HTTP/1.1\r\nHost: r\r\n\r\n",
+    ),
+    "too many header fields": (
+        431,
+        "header-fields-too-large",
+        "GET /healthz HTTP/1.1\r\nHost: r\r\n"
+        + "".join(f"X-{i}: 1\r\n" for i in range(60))
+        + "\r\n",
+    ),
+    "a header field over the limit": (
+        431,
+        "header-fields-too-large",
+        f"GET /healthz HTTP/1.1\r\nHost: r\r\nX-Big: {'a' * 9000}\r\n\r\n",
+    ),
+    "not a request line": (400, "bad-request", "GARBAGE\r\n\r\n"),
+    "a header name with a space": (400, "bad-request", "GET / HTTP/1.1\r\nBad Name: 1\r\n\r\n"),
+}
+
+
+@pytest.mark.parametrize("case", SERVER_REFUSALS.values(), ids=SERVER_REFUSALS.keys())
+def test_the_servers_own_refusals_are_problems_with_the_security_headers(server, case):
+    status, type_, raw = case
+    answer = exchange(server, raw.encode())
+    body = assert_problem(answer, status, type_)
+    assert body["detail"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["Connection"] == "close"
+
+
+# Bytes one character of a parameter can take in a URL: an ASCII one percent-encoded (%XX), or
+# four UTF-8 bytes percent-encoded where the document allows any character.
+PATTERNED, ANY = 3, 12
+# Path keys of resources that exist have the form their schemas require.
+PATH_KEYS = {"slug": 64 * PATTERNED, "code": 32 * PATTERNED, "event_id": len(str(2**31 - 1))}
+
+
+def longest_in_a_url(schema: dict) -> int:
+    """The most bytes a value the document admits can take in a query string."""
+    if "enum" in schema:
+        return max(len(quote(str(value), safe="")) for value in schema["enum"] if value is not None)
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    [kind] = [k for k in kinds if k != "null"]
+    if kind == "integer":
+        return len(str(schema["maximum"]))
+    if kind == "boolean":
+        return len("false")
+    if schema.get("format") == "date":
+        return len("2025-01-01")
+    assert kind == "string" and "maxLength" in schema, f"an unbounded parameter: {schema}"
+    return schema["maxLength"] * (PATTERNED if "pattern" in schema else ANY)
+
+
+def longest_request_lines() -> list[tuple[int, str]]:
+    """For each GET operation, the longest request line of parameters the document admits."""
+    lines = []
+    for path, item in DOCUMENT["paths"].items():
+        if "get" not in item:
+            continue
+        length = len(re.sub(r"\{[^}]+\}", "", path))
+        length += sum(PATH_KEYS[name] for name in re.findall(r"\{([^}]+)\}", path))
+        for parameter in item["get"].get("parameters", []):
+            if parameter["in"] == "query":
+                length += len(f"&{parameter['name']}=") + longest_in_a_url(parameter["schema"])
+        lines.append((len("GET  HTTP/1.1") + length, path))
+    return lines
+
+
+def test_every_request_the_document_admits_fits_the_request_line():
+    longest, path = max(longest_request_lines())
+    assert path == f"{API}/participants"  # cursor, q and region
+    assert longest <= LIMIT_REQUEST_LINE, (longest, path)
+    # The cursors the service issues are far within their 500 characters.
+    keys = [["z" * 64], [date(9999, 12, 31), 2**31 - 1], [2**63 - 1]]
+    assert max(len(encode_cursor(values)) for values in keys) < 200
+
+
+def test_the_longest_admitted_request_line_reaches_the_api(server):
+    clef = "\U0001d11e"  # four bytes of UTF-8, twelve in a URL
+    query = {
+        "q": clef * 300,
+        "region": clef * 64,
+        "kind": "organisation",
+        "cursor": "A" * 500,
+        "limit": 500,
+        "format": "xlsx",
+        "bom": "false",
+    }
+    url = f"{server.url}{API}/participants?{urlencode(query)}"
+    assert len(url) > 4800  # q and region at twelve bytes a character
+    refused = requests.get(url, timeout=TIMEOUT)
+    # Not a 414: the cursor is the right shape but not one the service issued.
+    assert_problem(_as_answer(refused), 422, field="cursor")

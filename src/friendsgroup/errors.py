@@ -147,9 +147,11 @@ HTTP_PROBLEM_TYPES = {
     409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",
+    414: "uri-too-long",
     415: "unsupported-media-type",
     422: "validation-error",
     428: "precondition-required",
+    431: "header-fields-too-large",
     500: "internal-error",
     503: "service-unavailable",
 }

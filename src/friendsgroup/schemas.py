@@ -11,6 +11,10 @@ from .timeutil import INTERVALS, isoformat_z
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{2,32}$")
 DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Cursors are unpadded base64url (api/pages.py): 500 of these bytes whatever the encoding.
+CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]*$")
+# An ISO 8601 instant needs far less; a longer one (digits of a second without end) is refused.
+TIMESTAMP_MAX_LENGTH = 64
 URL_VALIDATOR = validate.URL(schemes={"http", "https"}, require_tld=False)
 
 
@@ -101,10 +105,16 @@ class BoundedList(fields.List):
 class Timestamp(fields.DateTime):
     """An ISO 8601 instant; dumped in UTC with ``Z``; a naive value is read as UTC."""
 
+    def __init__(self, **kwargs) -> None:
+        metadata = {"maxLength": TIMESTAMP_MAX_LENGTH, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else isoformat_z(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) > TIMESTAMP_MAX_LENGTH:
+            raise ValidationError(f"is longer than {TIMESTAMP_MAX_LENGTH} characters")
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
@@ -451,7 +461,13 @@ class PageArgsSchema(BaseSchema):
     """Cursor pagination: ``limit`` 1–500 and an opaque ``cursor``."""
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+    cursor = fields.String(
+        load_default=None,
+        validate=[
+            validate.Length(max=500),
+            validate.Regexp(CURSOR_PATTERN, error="is not a cursor this service issued"),
+        ],
+    )
     format = fields.String(load_default=None, validate=validate.OneOf(FORMATS))
     bom = fields.Boolean(load_default=False, metadata={"description": BOM_HELP})
 

@@ -1,14 +1,21 @@
 """gunicorn, started from code so that ``friendsgroup serve`` needs no other command."""
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
+from werkzeug.exceptions import default_exceptions
 
+from . import security_headers
 from .config import Config
+from .errors import http_exception_response
 from .keepalive import closing_unread_bodies
 from .logs import AccessLogger, logconfig
 
 # A client that stops sending mid-request frees its thread after this many seconds.
 CLIENT_TIMEOUT = 10
+# gunicorn's largest request line: every request whose parameters the OpenAPI document admits
+# fits in it, Link URLs with their cursors included (tests/test_framing.py works it out).
+LIMIT_REQUEST_LINE = 8190
 
 
 class BoundedThreadWorker(ThreadWorker):
@@ -30,6 +37,62 @@ class BoundedThreadWorker(ThreadWorker):
     def load_wsgi(self):
         super().load_wsgi()
         self.wsgi = closing_unread_bodies(self.wsgi)
+
+    def handle_error(self, req, client, addr, exc):
+        """gunicorn's own answers (a request line or headers over the limits, bad framing) as
+        problem+json with the security headers, not as an HTML page."""
+        page = ErrorPage()
+        # gunicorn picks the status, logs and writes the access line; its page is caught.
+        super().handle_error(req, page, addr, exc)
+        if page.status is None:
+            return
+        try:
+            util.write_nonblock(client, problem_page(page.status, self.cfg))
+        except Exception:
+            self.log.debug("Failed to send error message.")
+
+
+class ErrorPage:
+    """Stands in for the client's socket while gunicorn writes its page: keeps the status."""
+
+    status: int | None = None
+
+    def gettimeout(self):
+        return 0.0
+
+    def setblocking(self, flag):
+        return None
+
+    def sendall(self, data: bytes) -> None:
+        # "HTTP/1.1 414 URI Too Long\r\n..."
+        self.status = int(data.split(b" ", 2)[1])
+
+
+# What a client is told went wrong, by status; the rest get werkzeug's description.
+SERVER_DETAILS = {
+    400: "the request is not valid HTTP/1.1",
+    414: "the request line is over {limit_request_line} bytes",
+    431: "the request has more than {limit_request_fields} header fields or one over "
+    "{limit_request_field_size} bytes",
+}
+
+
+def problem_page(status: int, cfg) -> bytes:
+    """The bytes of a problem+json answer with the security headers, closing the connection."""
+    error_class = default_exceptions.get(status, default_exceptions[500])
+    detail = SERVER_DETAILS.get(status)
+    if detail is not None:
+        detail = detail.format(
+            limit_request_line=cfg.limit_request_line,
+            limit_request_fields=cfg.limit_request_fields,
+            limit_request_field_size=cfg.limit_request_field_size,
+        )
+    response = security_headers(http_exception_response(error_class(description=detail)))
+    body = response.get_data()
+    response.headers["Content-Length"] = str(len(body))
+    lines = [f"HTTP/1.1 {response.status}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in response.headers.items()]
+    return "\r\n".join([*lines, "", ""]).encode("latin-1") + body
 
 
 class Server(BaseApplication):
@@ -68,8 +131,8 @@ def options(host: str, port: int, workers: int) -> dict:
         # wait is bounded well below it).
         "timeout": 30,
         "graceful_timeout": 10,
-        # The request line fits the longest cursor link; headers stay small.
-        "limit_request_line": 8190,
+        "limit_request_line": LIMIT_REQUEST_LINE,
+        # Headers stay small.
         "limit_request_fields": 50,
         "limit_request_field_size": 8190,
         "accesslog": "-",
