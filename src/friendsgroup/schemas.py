@@ -16,6 +16,14 @@ CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]*$")
 # An ISO 8601 instant needs far less; a longer one (digits of a second without end) is refused.
 TIMESTAMP_MAX_LENGTH = 64
 URL_VALIDATOR = validate.URL(schemes={"http", "https"}, require_tld=False)
+# What the document says of every text (JSON Schema cannot say "no lone surrogates").
+NO_NUL_PATTERN = r"^[^\x00]*$"
+# An http(s) URI in the characters RFC 3986 allows (others are percent-encoded).
+URL_PATTERN = re.compile(
+    r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+$"
+)
+# An integer in a query string: ASCII digits, no sign, fraction, space or ``_``.
+QUERY_INTEGER_PATTERN = re.compile(r"^[0-9]+$")
 
 
 class BaseSchema(Schema):
@@ -29,6 +37,7 @@ class Text(fields.String):
     """A string that is valid UTF-8 text without NUL characters, within a length limit."""
 
     def __init__(self, *, max_length: int, min_length: int = 0, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": NO_NUL_PATTERN, **kwargs.get("metadata", {})}
         super().__init__(validate=validate.Length(min=min_length, max=max_length), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -74,12 +83,26 @@ class Url(Text):
     """An absolute http(s) URL."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_length=2000, **kwargs)
+        metadata = {"format": "uri", "pattern": URL_PATTERN.pattern}
+        super().__init__(max_length=2000, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if not URL_PATTERN.match(text):
+            # The validator's own message: one message for every URL refused.
+            raise ValidationError(URL_VALIDATOR.error.format(input=text))
         URL_VALIDATOR(text)
         return text
+
+
+class QueryInteger(fields.Integer):
+    """An integer query parameter written in ASCII digits (``int()`` also takes ``+1``,
+    `` 1``, ``1_0`` and ``١``, which the document's ``integer`` does not)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not QUERY_INTEGER_PATTERN.match(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Day(fields.Date):
@@ -143,12 +166,30 @@ class ParticipantRefSchema(BaseSchema):
     kind = fields.String(dump_only=True)
 
 
+# Countries register themselves from ISO 3166-1 on first use.
+REGISTRABLE_KINDS = [kind for kind in PARTICIPANT_KINDS if kind != "country"]
+
+
+class RegistrableKind(validate.OneOf):
+    """A region or an organisation; a country is told why not (documented as the enum)."""
+
+    def __init__(self) -> None:
+        super().__init__(REGISTRABLE_KINDS)
+
+    def __call__(self, value):
+        if value == "country":
+            raise ValidationError(
+                "countries need no registration: use their ISO 3166-1 code in an event"
+            )
+        return super().__call__(value)
+
+
 class ParticipantCreateSchema(BaseSchema):
     """Body of ``POST /participants``: a region or an organisation."""
 
     code = Code(required=True)
     name = Text(required=True, min_length=1, max_length=300)
-    kind = fields.String(required=True, validate=validate.OneOf(PARTICIPANT_KINDS))
+    kind = fields.String(required=True, validate=RegistrableKind())
     url = Url(allow_none=True)
 
 
@@ -460,7 +501,7 @@ BOM_HELP = "CSV only: start with a UTF-8 byte order mark (for spreadsheets)"
 class PageArgsSchema(BaseSchema):
     """Cursor pagination: ``limit`` 1–500 and an opaque ``cursor``."""
 
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
     cursor = fields.String(
         load_default=None,
         validate=[

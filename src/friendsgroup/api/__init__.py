@@ -135,5 +135,7 @@ API_DESCRIPTION = (
     "RFC 9457 `application/problem+json`. Every derived read takes `as_of` (a date, "
     "default today) and `known_at` (an instant, default now). "
     "Query parameters an operation does not list are refused with 422 naming the parameter, "
-    "and a token in the URL (`access_token`) with 400."
+    "and a token in the URL (`access_token`) with 400. "
+    "Integers are written as JSON integers (`1.0` and `true` are refused) and, in a query, "
+    "in ASCII digits (`+1`, `1_0` and `١` are refused)."
 )
