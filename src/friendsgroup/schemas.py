@@ -301,7 +301,11 @@ class InstrumentCreateSchema(BaseSchema):
     description = Text(max_length=5000, allow_none=True)
     group = Slug(allow_none=True)
     provisions = BoundedList(
-        fields.Nested(ProvisionSchema), load_default=list, validate=validate.Length(max=1000)
+        fields.Nested(ProvisionSchema),
+        load_default=list,
+        validate=validate.Length(max=1000),
+        # JSON Schema's uniqueItems compares whole items; the rule is on their numbers.
+        metadata={"description": "provision numbers must be unique"},
     )
 
     @validates_schema
@@ -336,6 +340,7 @@ def _provisions_field() -> fields.List:
         allow_none=True,
         load_default=None,
         validate=validate.Length(min=1, max=1000),
+        metadata={"uniqueItems": True},
     )
 
 
