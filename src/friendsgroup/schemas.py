@@ -198,6 +198,8 @@ class ParticipantPatchSchema(BaseSchema):
 
     name = Text(min_length=1, max_length=300)
     aliases = BoundedList(Text(min_length=1, max_length=300), validate=validate.Length(max=50))
+    # The rule below, in the document (api.DocumentPlugin adds it to the schema).
+    JSON_SCHEMA_EXTRA = {"minProperties": 1}
 
     @validates_schema
     def something(self, data, **_kwargs):

@@ -49,6 +49,13 @@ class Api(SmorestApi):
 class DocumentPlugin(BasePlugin):
     """What the decorators do not say: CSV beside JSON for ``format``, bearer auth on writes."""
 
+    def schema_helper(self, name, definition, **kwargs):
+        """A schema's rules across its fields (``JSON_SCHEMA_EXTRA``), which marshmallow's
+        converter does not see."""
+        schema = kwargs.get("schema")
+        schema = schema if isinstance(schema, type) else type(schema)
+        return dict(getattr(schema, "JSON_SCHEMA_EXTRA", {}))
+
     def operation_helper(self, path=None, operations=None, **kwargs):
         for method, operation in (operations or {}).items():
             responses = operation.setdefault("responses", {})
