@@ -32,7 +32,20 @@ class BoundedThreadWorker(ThreadWorker):
                 conn.sock.settimeout(CLIENT_TIMEOUT)
 
             conn.init = init_with_timeout
-        return super().handle(conn)
+            close = conn.close
+
+            def close_unless_closed(graceful=False):
+                if conn.sock.fileno() != -1:
+                    close(graceful)
+
+            conn.close = close_unless_closed
+        keep = super().handle(conn)
+        if keep is False:
+            # gthread closes gracefully (lingering up to 2 s for the client's unsent bytes) on
+            # its main thread, which accepts and serves nothing meanwhile: a dozen clients that
+            # stop mid-body would stall /healthz. The lingering is done here, on this thread.
+            util.close_graceful(conn.sock)
+        return keep
 
     def load_wsgi(self):
         super().load_wsgi()
