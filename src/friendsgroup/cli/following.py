@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 
 from ..db import get_db
-from ..errors import Problem
+from ..errors import Problem, is_database_unavailable
 from ..models import CHANGE_TYPES, Webhook
 from ..reports.changes import START, ChangeFilter, changes_after, summary
 from ..timeutil import isoformat_z
@@ -113,7 +113,7 @@ def webhook_remove(webhook_id: int) -> None:
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
 def worker(once: bool, concurrency: int | None, exit_with_parent: bool) -> None:
     """Deliver webhooks until stopped (SIGTERM or Ctrl-C)."""
-    require_head()
+    _wait_for_database()
     flask_app = app()
     settings = Settings.from_config(flask_app.config)
     if concurrency:
@@ -131,6 +131,20 @@ def worker(once: bool, concurrency: int | None, exit_with_parent: bool) -> None:
     if flask_app.config.get("LOG_FORMAT", "text") != "json":
         click.echo(f"worker {deliverer.name}: delivering webhooks", err=True)
     deliverer.run(stop)
+
+
+def _wait_for_database() -> None:
+    """``require_head``, retried while the database is unreachable: a worker outlives outages."""
+    while True:
+        try:
+            require_head()
+            return
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            click.echo("worker: database unavailable; retrying in 2 s", err=True)
+            get_db(app()).engine.dispose()
+            time.sleep(2)
 
 
 def _watch_parent(stop: threading.Event) -> None:

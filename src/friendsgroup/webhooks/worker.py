@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..db import Database
+from ..errors import is_database_unavailable
 from ..models import Delivery, DeliveryAttempt, Webhook
 from ..reports.changes import change_dict
 from ..timeutil import isoformat_z, utcnow
@@ -213,6 +214,10 @@ class Worker:
                     stop.wait(self.settings.poll)
                 else:
                     self.deliver(claim)
-            except Exception:  # a database outage: keep going, the leases cover the rest
-                log.exception("webhook delivery failed")
+            except Exception as error:  # keep going: the leases cover what was claimed
+                if is_database_unavailable(error):
+                    # An outage is expected and says nothing new each time: no traceback.
+                    log.warning("webhook delivery paused: database unavailable")
+                else:
+                    log.exception("webhook delivery failed")
                 stop.wait(self.settings.poll)
