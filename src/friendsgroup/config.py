@@ -30,6 +30,7 @@ class Config:
             os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT", 10)
         )
         self.DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", 2))
+        self.DB_WRITE_SLOT_TIMEOUT = float(os.environ.get("DB_WRITE_SLOT_TIMEOUT", 1))
         # Where clients reach the API (``https://registry.example.org``), for ``Link`` headers.
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
         self.RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", 5))

@@ -1,11 +1,13 @@
 """Database lifecycle: engines, one session per request, and write serialisation."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from .folding import register_sqlite
@@ -28,6 +30,7 @@ class Bounds:
     lock: float = 2  # a lock held by another transaction; also SQLite's busy timeout
     idle_in_transaction: float = 10  # a transaction left open by a stuck client
     pool: float = 2  # waiting for a free pooled connection
+    write_slot: float = 1  # a write waiting for its turn to hold a connection (PostgreSQL)
 
     @classmethod
     def from_config(cls, config) -> "Bounds":
@@ -37,13 +40,14 @@ class Bounds:
             lock=config["DB_LOCK_TIMEOUT"],
             idle_in_transaction=config["DB_IDLE_IN_TRANSACTION_TIMEOUT"],
             pool=config["DB_POOL_TIMEOUT"],
+            write_slot=config["DB_WRITE_SLOT_TIMEOUT"],
         )
 
 
 SQLITE_BUSY_TIMEOUT = 10  # seconds; still well under the server's request timeout (30 s)
 
 # What one-off callers (migrations, one-shot commands) get: only the connection is bounded.
-UNBOUNDED = Bounds(statement=0, lock=0, idle_in_transaction=0, pool=0)
+UNBOUNDED = Bounds(statement=0, lock=0, idle_in_transaction=0, pool=0, write_slot=0)
 
 
 def _milliseconds(seconds: float) -> int:
@@ -109,7 +113,12 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -> None:
         self.url = url
+        self.bounds = bounds or UNBOUNDED
         self.engine = make_engine(url, pool_size=pool_size, bounds=bounds)
+        # A request's write holds its connection while it waits on row locks: on PostgreSQL at
+        # most pool_size of them hold one at a time, so the pool's overflow stays free for
+        # reads. (SQLite queues writers at its database lock instead, within its busy timeout.)
+        self.write_slots = None if is_sqlite(url) else threading.BoundedSemaphore(pool_size)
         writer = self.engine.execution_options(sqlite_immediate=True)
         # Reads on PostgreSQL need no transaction of their own (each report is one or two
         # statements): autocommit saves the BEGIN and ROLLBACK round trips on every GET.
@@ -143,6 +152,16 @@ class Database:
         finally:
             session.close()
 
+    def take_write_slot(self) -> bool:
+        """Wait (bounded) for a request's turn to write; past the bound, a pool timeout.
+
+        False when this database needs no slot."""
+        if self.write_slots is None:
+            return False
+        if not self.write_slots.acquire(timeout=self.bounds.write_slot or None):
+            raise PoolTimeout("every write slot of this process is taken")
+        return True
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -168,7 +187,11 @@ def get_db(app: Flask | None = None) -> Database:
 def get_session() -> Session:
     """The session of the current request, opened on first use."""
     if "db_session" not in g:
-        g.db_session = get_db().session(write=request.method not in SAFE_METHODS)
+        database = get_db()
+        write = request.method not in SAFE_METHODS
+        if write and database.take_write_slot():
+            g.db_write_slot = database
+        g.db_session = database.session(write=write)
     return g.db_session
 
 
@@ -180,5 +203,10 @@ def has_session() -> bool:
 def close_session(_exc: BaseException | None = None) -> None:
     """Roll back whatever the request left uncommitted and return the connection."""
     session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    try:
+        if session is not None:
+            session.close()
+    finally:
+        holder = g.pop("db_write_slot", None)
+        if holder is not None:
+            holder.write_slots.release()

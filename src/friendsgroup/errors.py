@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, Response, current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -190,7 +191,7 @@ def service_unavailable() -> Response:
 
 def is_database_unavailable(error: BaseException) -> bool:
     """True for errors that mean the database is down or unreachable, not a bad request."""
-    if isinstance(error, OperationalError):
+    if isinstance(error, OperationalError | PoolTimeout):  # down, or every connection taken
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
