@@ -122,6 +122,18 @@ def test_an_import_is_seen_next(client, runner, friends, tmp_path):
     assert codes(client.get(MEMBERS)) == ["FRA", "JPN", "KEN"]
 
 
+def test_a_rename_is_seen_next(client, auth, friends, computed):
+    # A report names its members: renaming one moves the stamp of every group.
+    def names() -> list[str]:
+        return [member["name"] for member in client.get(MEMBERS).json["members"]]
+
+    assert names() == ["Japan"]
+    renamed = client.patch("/api/v1/participants/JPN", json={"name": "Nippon"}, headers=auth)
+    assert renamed.status_code == 200, renamed.data
+    assert names() == ["Nippon"]
+    assert len(computed) == 2
+
+
 def test_a_write_through_another_worker_is_seen_next(app, client, auth, friends, make_app):
     # Another app on the same database is another worker (or host): it keeps its own cache.
     other = make_app(DATABASE_URL=app.config["DATABASE_URL"]).test_client()
@@ -146,6 +158,8 @@ def test_the_stamp_moves_with_every_kind_of_write(app, client, auth, friends):
     body = {"as_of": "2024-05-02", "count": 49, "source": SOURCE}
     client.post("/api/v1/groups/friends/announcements", json=body, headers=auth)
     assert stamp().announcements == 1
+    client.patch("/api/v1/participants/FRA", json={"name": "France (renamed)"}, headers=auth)
+    assert stamp().renames == 1 and stamp().last_renamed_at is not None
     assert stamp().settled_by(utcnow())
 
 
@@ -161,8 +175,8 @@ def test_a_report_made_before_a_write_stamped_in_the_future_is_not_kept(app, cli
 
 def test_the_cache_keeps_the_most_recently_used():
     cache = ReportCache(size=2)
-    stamp = Stamp(1, 0, None, None, 0, None)
+    stamp = Stamp(1, 0, None, None, 0, None, 0, None)
     for key in "abc":
         cache.put(key, stamp, key)
     assert cache.get("a", stamp) is None and cache.get("c", stamp) == "c"
-    assert cache.get("b", Stamp(2, 0, None, None, 0, None)) is None
+    assert cache.get("b", Stamp(2, 0, None, None, 0, None, 0, None)) is None

@@ -507,6 +507,8 @@ class Change(Base):
         Index("ix_changes_group_id", "group_id", "txid", "id"),
         Index("ix_changes_instrument_id", "instrument_id", "txid", "id"),
         Index("ix_changes_participant_id", "participant_id", "txid", "id"),
+        # The reports' change stamp counts renames (reports.stamps) from this index alone.
+        Index("ix_changes_type_recorded_at", "type", "recorded_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

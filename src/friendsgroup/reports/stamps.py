@@ -1,4 +1,5 @@
 """A group's change stamp: it changes with every committed write a group's reports can see."""
+# Reports name their participants, so a rename anywhere moves every group's stamp.
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -6,7 +7,9 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, true
 from sqlalchemy.orm import Session
 
-from ..models import Announcement, Event
+from ..models import Announcement, Change, Event
+
+RENAMED = "participant.renamed"
 
 
 @dataclass(frozen=True)
@@ -24,18 +27,25 @@ class Stamp:
     last_retracted_at: datetime | None
     announcements: int
     last_announced_at: datetime | None
+    renames: int
+    last_renamed_at: datetime | None
 
     def settled_by(self, known_at: datetime) -> bool:
         """True when nothing stamped is later than ``known_at``: a report made at
         ``known_at`` then shows every write stamped, and stays right while the stamp holds.
         (A writer whose clock runs ahead records "in the future"; such a report is not kept.)
         """
-        instants = (self.last_recorded_at, self.last_retracted_at, self.last_announced_at)
+        instants = (
+            self.last_recorded_at,
+            self.last_retracted_at,
+            self.last_announced_at,
+            self.last_renamed_at,
+        )
         return all(instant is None or instant <= known_at for instant in instants)
 
 
 def _stamp_statement():
-    """One round trip: the events' aggregates beside the announcements'."""
+    """One round trip: the events' aggregates beside the announcements' and the renames'."""
     group_id = bindparam("group_id")
     events = (
         select(
@@ -55,8 +65,17 @@ def _stamp_statement():
         .where(Announcement.group_id == group_id)
         .subquery("announcement_stamp")
     )
+    renames = (
+        select(
+            func.count().label("renames"),
+            func.max(Change.recorded_at).label("last_renamed_at"),
+        )
+        .where(Change.type == RENAMED)
+        .subquery("rename_stamp")
+    )
     # Each side is one row: joined on true, so that no linter sees a forgotten condition.
-    return select(events, announcements).select_from(events.join(announcements, true()))
+    joined = events.join(announcements, true()).join(renames, true())
+    return select(events, announcements, renames).select_from(joined)
 
 
 STAMP = _stamp_statement()
