@@ -7,12 +7,13 @@ import pytest
 from sqlalchemy import update
 
 from friendsgroup.api import groups as group_views
-from friendsgroup.api.report_cache import REPORT_CACHE, ReportCache
+from friendsgroup.api.report_cache import REPORT_CACHE
 from friendsgroup.db import get_db
 from friendsgroup.models import Event
+from friendsgroup.reports.kept import StampedCache
 from friendsgroup.reports.stamps import Stamp, group_stamp
 from friendsgroup.timeutil import utcnow
-from tests.support import SOURCE, accede, create_group
+from tests.support import SOURCE, accede, count_calls, create_group
 
 MEMBERS = "/api/v1/groups/friends/members"
 
@@ -20,15 +21,7 @@ MEMBERS = "/api/v1/groups/friends/members"
 @pytest.fixture
 def computed(monkeypatch) -> list[int]:
     """Counts the members reports actually computed (a kept one is not)."""
-    calls: list[int] = []
-    original = group_views.members_report
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(group_views, "members_report", counting)
-    return calls
+    return count_calls(monkeypatch, group_views, "members_report")
 
 
 @pytest.fixture
@@ -170,11 +163,11 @@ def test_a_report_made_before_a_write_stamped_in_the_future_is_not_kept(app, cli
         session.execute(update(Event).values(recorded_at=utcnow() + timedelta(hours=1)))
     assert codes(client.get(MEMBERS)) == []
     cache = app.extensions[REPORT_CACHE]
-    assert isinstance(cache, ReportCache) and not cache.entries
+    assert isinstance(cache, StampedCache) and not cache.entries
 
 
 def test_the_cache_keeps_the_most_recently_used():
-    cache = ReportCache(size=2)
+    cache = StampedCache(size=2)
     stamp = Stamp(1, 0, None, None, 0, None, 0, None)
     for key in "abc":
         cache.put(key, stamp, key)

@@ -7,58 +7,24 @@ command is seen by the next request. Only reports "as known now" are kept: the d
 ``known_at``, spliced in fresh on every answer.
 """
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import date, datetime
 
 from flask import Response, current_app
 
 from ..db import get_session
-from ..reports.stamps import Stamp, group_stamp
+from ..reports.kept import StampedCache, kept_in
+from ..reports.stamps import group_stamp
 from ..reports.visibility import moments
 from ..timeutil import isoformat_z
 from .responses import RenderedReport, json_report_response
 
 REPORT_CACHE = "friendsgroup.report_cache"
-# Enough for every group's report on today and on the few dates pages link to; a
-# rendered members report of 150 members is about 25 kB.
-CACHE_SIZE = 256
 
 
-class ReportCache:
-    """The most recently used rendered reports, each with the stamp it is valid under."""
-
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self.entries: OrderedDict[Hashable, tuple[Stamp, RenderedReport]] = OrderedDict()
-        self.lock = threading.Lock()  # a worker serves several threads
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable, stamp: Stamp) -> RenderedReport | None:
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None or entry[0] != stamp:
-                self.misses += 1
-                return None
-            self.entries.move_to_end(key)
-            self.hits += 1
-            return entry[1]
-
-    def put(self, key: Hashable, stamp: Stamp, rendered: RenderedReport) -> None:
-        with self.lock:
-            self.entries[key] = (stamp, rendered)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
-def report_cache() -> ReportCache:
+def report_cache() -> StampedCache:
     """The current app's cache (one per app, so one per worker)."""
-    cache = current_app.extensions.get(REPORT_CACHE)
-    if cache is None:
-        cache = current_app.extensions.setdefault(REPORT_CACHE, ReportCache())
-    return cache
+    return kept_in(current_app.extensions, REPORT_CACHE)
 
 
 def fresh_report(

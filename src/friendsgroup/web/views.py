@@ -3,7 +3,7 @@
 from datetime import date
 from urllib.parse import quote
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -23,7 +23,8 @@ from ..timeutil import today, utcnow
 from .args import GroupPageArgsSchema, SearchArgsSchema, page_args
 from .chart import Labels, growth_chart, sparkline
 from .i18n import day, participant_name
-from .rendering import SVG_CSP, page, tagged
+from .kept import kept_page
+from .rendering import HTML, PAGE_CSP, SVG_CSP, page, tagged
 from .search import search_participants
 
 blp = Blueprint("web", __name__, template_folder="templates")
@@ -224,6 +225,15 @@ def group(slug: str):
     args = page_args(GroupPageArgsSchema)
     session = get_session()
     group = _group_or_404(session, slug)
+    if args["known_at"] is None:  # as known now: the most asked page, kept while unchanged
+        html = kept_page(group.id, lambda: _group_page(session, group, args))
+    else:
+        html = _group_page(session, group, args)
+    return tagged(html, HTML, PAGE_CSP)
+
+
+def _group_page(session, group: Group, args: dict) -> str:
+    """The group page's HTML."""
     report = members_report(session, group, args["as_of"], args["known_at"], evidence=True)
     for member in report["members"]:
         member["display_name"] = participant_name(member["code"], member["name"], member["kind"])
@@ -237,8 +247,9 @@ def group(slug: str):
     for member in report["possible_members"]:
         member["display_name"] = participant_name(member["code"], member["name"], member["kind"])
     query = {k: v for k, v in request.args.items() if k in ("as_of", "known_at") and v}
-    return page(
+    return render_template(
         "group.html",
+        status=200,
         group=group,
         report=report,
         members=members,
