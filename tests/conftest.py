@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from friendsgroup import create_app
-from friendsgroup.api.lookups import GROUP_CACHE
+from friendsgroup.api.report_cache import REPORT_CACHE
 from friendsgroup.db import get_db
+from friendsgroup.lookups import GROUP_CACHE
 from friendsgroup.migrate import upgrade
 from friendsgroup.models import Base
+from friendsgroup.web.kept import PAGE_CACHE
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -59,7 +61,8 @@ def database_url(tmp_path_factory) -> str:
 
 def clean(app) -> None:
     """Empty every table, keeping the schema and its migration mark, and forget cached rows."""
-    app.extensions.pop(GROUP_CACHE, None)
+    for cache in (GROUP_CACHE, REPORT_CACHE, PAGE_CACHE):
+        app.extensions.pop(cache, None)
     engine = get_db(app).engine
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:

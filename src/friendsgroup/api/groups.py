@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..db import get_session
 from ..history import record_announcement, record_event
+from ..lookups import get_group_or_404, group_ref_or_404
 from ..models import Announcement, Event, Group
 from ..registration import build_group
 from ..reports.announced import announcements_known
@@ -42,7 +43,7 @@ from ..schemas import (
 )
 from ..tabular import columns_of
 from .auth import current_token_name
-from .lookups import add_unique, get_group_or_404, group_ref_or_404
+from .lookups import add_unique
 from .pages import event_page, page_response, paginate
 from .report_cache import fresh_report
 from .responses import event_created, render_json_report, report_response, tabular_format

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ..db import get_session
 from ..errors import validation_problem
 from ..history import record_event
+from ..lookups import find_group, get_group_or_404, get_instrument_or_404
 from ..models import Event, Instrument
 from ..registration import build_instrument
 from ..reports.instruments import instrument_participants
@@ -27,12 +28,7 @@ from ..schemas import (
     ReportCreateSchema,
 )
 from .auth import current_token_name
-from .lookups import (
-    add_unique,
-    find_group,
-    get_group_or_404,
-    get_instrument_or_404,
-)
+from .lookups import add_unique
 from .pages import event_page, page_response, paginate
 from .responses import event_created, report_response
 

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..db import get_session
 from ..errors import HTTP_PROBLEM_TITLES, Problem, not_found
+from ..lookups import get_group_or_404, get_instrument_or_404, group_ref_or_404
 from ..models import RELIABILITIES, Event, Group, Instrument
 from ..participants import get_participant_or_404
 from ..reports.announced import RELIABILITY_RANK, announcements_of, source_dict
@@ -82,20 +83,6 @@ def page_http_error(error: HTTPException):
     status = error.code or 500
     title = HTTP_PROBLEM_TITLES.get(status, error.name)
     return page("error.html", status=status, title=title, detail=None, errors=None)
-
-
-def _group_or_404(session, slug: str) -> Group:
-    group = session.scalars(select(Group).where(Group.slug == slug)).one_or_none()
-    if group is None:
-        raise not_found("group", slug)
-    return group
-
-
-def _instrument_or_404(session, slug: str) -> Instrument:
-    found = session.scalars(select(Instrument).where(Instrument.slug == slug)).one_or_none()
-    if found is None:
-        raise not_found("instrument", slug)
-    return found
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -224,12 +211,15 @@ def group(slug: str):
     """The headline, the chart, members by region, the member table, the possible members."""
     args = page_args(GroupPageArgsSchema)
     session = get_session()
-    group = _group_or_404(session, slug)
-    if args["known_at"] is None:  # as known now: the most asked page, kept while unchanged
-        html = kept_page(group.id, lambda: _group_page(session, group, args))
-    else:
-        html = _group_page(session, group, args)
-    return tagged(html, HTML, PAGE_CSP)
+
+    def render() -> str:
+        return _group_page(session, get_group_or_404(session, slug), args)
+
+    if args["known_at"] is not None:
+        return tagged(render(), HTML, PAGE_CSP)
+    # As known now, the most asked page: kept while its group is unchanged. The group's id
+    # comes from the per-process cache; its entity is read only to render.
+    return tagged(kept_page(group_ref_or_404(slug).id, render), HTML, PAGE_CSP)
 
 
 def _group_page(session, group: Group, args: dict) -> str:
@@ -274,7 +264,7 @@ def group_chart_svg(slug: str):
     """The growth chart alone, to embed or download."""
     args = page_args()
     session = get_session()
-    group = _group_or_404(session, slug)
+    group = get_group_or_404(session, slug)
     report = members_report(session, group, args["as_of"], args["known_at"])
     svg, _series, _announcements = group_chart(
         session, group, report, args["known_at"], "chart", standalone=True
@@ -321,7 +311,7 @@ def instrument(slug: str):
     """Provisions, who is committed (full or partial, per provision), reports, over time."""
     args = page_args()
     session = get_session()
-    found = _instrument_or_404(session, slug)
+    found = get_instrument_or_404(session, slug)
     report = instrument_participants(session, found, args["as_of"], args["known_at"])
     for committed in report["participants"]:
         committed["display_name"] = participant_name(
