@@ -1,14 +1,16 @@
-"""P3f's floor: the least a Flask service can do to record an accession, served as ours is.
+"""The floors of P1f and P3f: the least a Flask service can do to answer, served as ours is.
 
-``python -m bench.floorapp --url URL --port N --workers N`` serves one view that parses the
-JSON body, runs one INSERT into a bare table and COMMIT through psycopg (a connection per
-thread, kept), and answers 201 with a small JSON body. It runs under ``friendsgroup.server``
-with the settings of ``friendsgroup serve`` (worker class, threads, workers), so the floor
-moves with them.
+``python -m bench.floorapp --url URL --port N --workers N`` serves two views, each through
+psycopg with a connection per thread, kept: an accession parses the JSON body, runs one
+INSERT into a bare table and COMMIT, and answers 201 with a small JSON body; the members on
+a date run P1's floor query (``floors.MEMBERS_SQL``) and answer its rows as JSON. It runs
+under ``friendsgroup.server`` with the settings of ``friendsgroup serve`` (worker class,
+threads, workers), so the floors move with them.
 """
 
 import argparse
 import threading
+from datetime import date
 
 import psycopg
 from flask import Flask, request
@@ -16,6 +18,7 @@ from flask import Flask, request
 from friendsgroup.server import run
 
 from .database import conninfo
+from .floors import MEMBERS_SQL, naive_now
 
 TABLE = "bench_floor_http"
 INSERT = (
@@ -41,10 +44,12 @@ def make_app(url: str) -> Flask:
             "SELECT (SELECT min(id) FROM groups), (SELECT min(id) FROM participants)"
         ).fetchone()
 
-    def connection() -> psycopg.Connection:
-        if getattr(local, "connection", None) is None or local.connection.closed:
-            local.connection = psycopg.connect(conninfo(url))
-        return local.connection
+    def connection(kind: str = "writer") -> psycopg.Connection:
+        kept = getattr(local, kind, None)
+        if kept is None or kept.closed:
+            kept = psycopg.connect(conninfo(url), autocommit=kind == "reader")
+            setattr(local, kind, kept)
+        return kept
 
     @app.post("/api/v1/groups/<slug>/accessions")
     def accession(slug: str):
@@ -53,6 +58,17 @@ def make_app(url: str) -> Flask:
         row = db.execute(INSERT, (group_id, participant_id, body["effective_on"])).fetchone()
         db.commit()
         return {"id": row[0], "group": slug, "participant": body["participant"]}, 201
+
+    @app.get("/api/v1/groups/<slug>/members")
+    def members(slug: str):
+        as_of = date.fromisoformat(request.args["as_of"])
+        params = {"slug": slug, "as_of": as_of, "now": naive_now()}
+        rows = connection("reader").execute(MEMBERS_SQL, params).fetchall()
+        members = [
+            {"code": code, "name": name, "kind": kind, "region": region, "member_since": on}
+            for code, name, kind, region, on, _ in ((*r[:4], r[4].isoformat(), r[5]) for r in rows)
+        ]
+        return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
 
     @app.get("/readyz")
     def ready():

@@ -102,6 +102,8 @@ FIGURES = (
     "P1 floor",
     "P1r",
     "P1 floor on one date",
+    "P1f",
+    "P1f on one date",
     "P2",
     "P1 smaller",
     "P2 smaller",
@@ -155,6 +157,7 @@ class Bench:
             sqlite_url = database.sqlite_url(self.workdir / "bench.sqlite3")
             self.sqlite = self.serve("sqlite", sqlite_url, stack)
             self.load(self.sqlite, data, events_file, hot, self.scale.retractions - hot)
+            self.floor_app = self.serve_floor(stack)
             self.p1_p2(data, small)
             self.w1()
             p3_ids, p3_codes = self.p3(data)
@@ -166,6 +169,15 @@ class Bench:
         }
         self.row("P5a", "peak RSS of a server worker", peak / MB, "MB", target=150)
         return sorted(self.rows, key=lambda r: r.id), checks
+
+    def serve_floor(self, stack: ExitStack) -> Service:
+        """The floors' Flask app (P1f, P3f) on the main database, served as ours is."""
+        floorapp.prepare(self.url)
+        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url, "--port"]
+        log = self.workdir / "server-floor.log"
+        service = Service(self.main.env, log, self.main.service.workers, command)
+        stack.enter_context(service)
+        return service
 
     def serve(self, name: str, url: str, stack: ExitStack) -> Served:
         """A fresh database at head with a token, and its server (stopped with ``stack``)."""
@@ -391,6 +403,8 @@ class Bench:
                 "P1": self.call(client.latency, main, paths, warmup, True),
                 "P1 floor": self.call(floors.members_latency, self.url, HOT_SLUG, chunk, warmup),
                 "P1r": self.call(client.latency, main, repeated, warmup),
+                "P1f": self.call(client.latency, self.floor_app.port, paths, warmup, True),
+                "P1f on one date": self.call(client.latency, self.floor_app.port, repeated, warmup),
                 "P1 floor on one date": self.call(
                     floors.members_latency, self.url, HOT_SLUG, [END] * per_round, warmup
                 ),
@@ -409,6 +423,7 @@ class Bench:
             # registry's hot group must answer as the larger's does.
             api = [_members(a) for a in measured_["P1"][1]]
             agree["P1"] += api == measured_["P1 floor"][1]
+            agree["P1f"] += api == [_members(a) for a in measured_["P1f"][1]]
             agree["P1 smaller"] += api == [_members(a) for a in measured_["P1 smaller"][1]]
             agree["P1s"] += [_members(a) for a in measured_["P1s"][1]] == measured_["P1s floor"][1]
             answer = measured_["P1r"][1][0]
@@ -451,6 +466,23 @@ class Bench:
             ms["P1 floor"],
             1,
             note=note("P1r"),
+        )
+        self.row(
+            "P1f",
+            "P1 against a minimal Flask app",
+            ms["P1"],
+            "ms",
+            ms["P1f"],
+            2,
+            note=note("P1f"),
+        )
+        self.row(
+            "P1rf",
+            "P1r against a minimal Flask app",
+            ms["P1r"],
+            "ms",
+            ms["P1f on one date"],
+            1,
         )
         self.row(
             "P1s",
@@ -502,45 +534,41 @@ class Bench:
         # Fresh groups: every (group, participant) pair is a valid first accession.
         pairs = [(g["slug"], code) for g in data.p3_groups for code in data.participants]
         pairs = pairs[: per_round * ROUNDS]
-        floorapp.prepare(self.url)
-        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url, "--port"]
-        log = self.workdir / "server-floor.log"
-        floor_app = Service(self.main.env, log, self.main.service.workers, command)
+        floor_app = self.floor_app  # started before P1, for P1f too
         ids, statuses, by_round = [], Counter(), []
         seconds = Counter()
-        with floor_app:
-            for round_ in range(ROUNDS):
-                progress(
-                    f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from {clients} "
-                    f"clients, {per_round:,} INSERT + COMMIT, {per_round:,} to the floor's app"
+        for round_ in range(ROUNDS):
+            progress(
+                f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from {clients} "
+                f"clients, {per_round:,} INSERT + COMMIT, {per_round:,} to the floor's app"
+            )
+            requests = [
+                (
+                    f"/api/v1/groups/{slug}/accessions",
+                    {"participant": code, "effective_on": END.isoformat()},
                 )
-                requests = [
-                    (
-                        f"/api/v1/groups/{slug}/accessions",
-                        {"participant": code, "effective_on": END.isoformat()},
-                    )
-                    for slug, code in pairs[round_ * per_round : (round_ + 1) * per_round]
-                ]
-                results, api = self.call(
-                    client.post_all, self.main.port, self.main.token, requests, clients
-                )
-                statuses.update(str(status) for status, _ in results)
-                done = [answer["id"] for status, answer in results if 200 <= status < 300]
-                ids += done
-                floor = self.call(floors.insert_seconds, self.url, per_round, clients)
-                answers, flask = self.call(
-                    client.post_all, floor_app.port, self.main.token, requests, clients
-                )
-                if any(status != 201 for status, _ in answers):
-                    raise RuntimeError(f"the floor's app failed: {answers[0]}")
-                seconds.update({"P3": api, "P3 floor": floor, "P3f": flask})
-                by_round.append(
-                    {
-                        "P3": round(len(done) / api),
-                        "P3 floor": round(per_round / floor),
-                        "P3f": round(per_round / flask),
-                    }
-                )
+                for slug, code in pairs[round_ * per_round : (round_ + 1) * per_round]
+            ]
+            results, api = self.call(
+                client.post_all, self.main.port, self.main.token, requests, clients
+            )
+            statuses.update(str(status) for status, _ in results)
+            done = [answer["id"] for status, answer in results if 200 <= status < 300]
+            ids += done
+            floor = self.call(floors.insert_seconds, self.url, per_round, clients)
+            answers, flask = self.call(
+                client.post_all, floor_app.port, self.main.token, requests, clients
+            )
+            if any(status != 201 for status, _ in answers):
+                raise RuntimeError(f"the floor's app failed: {answers[0]}")
+            seconds.update({"P3": api, "P3 floor": floor, "P3f": flask})
+            by_round.append(
+                {
+                    "P3": round(len(done) / api),
+                    "P3 floor": round(per_round / floor),
+                    "P3f": round(per_round / flask),
+                }
+            )
         total = per_round * ROUNDS
         self.facts.update(p3_statuses=dict(statuses), p3_rounds_per_s=by_round)
         rate = len(ids) / seconds["P3"]
