@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 
 from sqlalchemy import Engine, event
 
@@ -22,7 +23,9 @@ class Watchdog:
 
     def __init__(self, bound: float) -> None:
         self.bound = bound
-        self._waiting: dict[int, tuple[float, int]] = {}  # id(connection) -> (deadline, fd)
+        # id(connection) -> (deadline, fd, the connection): the fd is checked against the
+        # connection before a cut, as a closed connection's number may be another's by then.
+        self._waiting: dict[int, tuple[float, int, weakref.ref]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -33,7 +36,7 @@ class Watchdog:
         fd = dbapi_connection.pgconn.socket
         deadline = time.monotonic() + (bound or self.bound)
         with self._lock:
-            self._waiting[id(dbapi_connection)] = (deadline, fd)
+            self._waiting[id(dbapi_connection)] = (deadline, fd, weakref.ref(dbapi_connection))
 
     def disarm(self, dbapi_connection) -> None:
         """The server answered."""
@@ -56,10 +59,21 @@ class Watchdog:
             time.sleep(CHECK_EVERY)
             now = time.monotonic()
             with self._lock:
-                late = [key for key, (deadline, _) in self._waiting.items() if deadline < now]
-                cut = [self._waiting.pop(key)[1] for key in late]
-            for fd in cut:
-                _shut_down(fd)
+                late = [key for key, (deadline, *_) in self._waiting.items() if deadline < now]
+                cut = [self._waiting.pop(key)[1:] for key in late]
+            for fd, connection in cut:
+                if _still_owns(connection(), fd):
+                    _shut_down(fd)
+
+
+def _still_owns(connection, fd: int) -> bool:
+    """True when ``connection`` is open on socket ``fd`` (not closed, its number not reused)."""
+    if connection is None or connection.closed:
+        return False
+    try:
+        return connection.pgconn.socket == fd
+    except Exception:  # a connection closed meanwhile has no socket
+        return False
 
 
 def _shut_down(fd: int) -> None:
@@ -109,6 +123,20 @@ def watch(engine: Engine, bound: float) -> Watchdog:
     def checkin(dbapi_connection, _record):
         if dbapi_connection is not None:
             dog.disarm(dbapi_connection)
+
+    @event.listens_for(engine.pool, "invalidate")
+    @event.listens_for(engine.pool, "soft_invalidate")
+    def invalidated(dbapi_connection, _record, _exception):
+        # Checked in as None afterwards: forget it now, before it is closed.
+        dog.disarm(dbapi_connection)
+
+    @event.listens_for(engine.pool, "close")
+    def closed(dbapi_connection, _record):
+        dog.disarm(dbapi_connection)
+
+    @event.listens_for(engine.pool, "close_detached")
+    def closed_detached(dbapi_connection):
+        dog.disarm(dbapi_connection)
 
     @event.listens_for(engine.pool, "reset")
     def reset(dbapi_connection, _record, _state):
