@@ -2,13 +2,14 @@
 meanwhile, nor a new connection that took the closed one's socket number."""
 
 import os
+import threading
 import time
 
 import psycopg
 import pytest
 from sqlalchemy import make_url, text
 
-from friendsgroup.db import Bounds, make_engine
+from friendsgroup.db import Bounds, Database, make_engine
 from friendsgroup.watchdog import CHECK_EVERY, Watchdog
 
 URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -68,3 +69,22 @@ def test_an_invalidated_pooled_connection_is_forgotten():
             assert fresh.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def watchdog_threads() -> int:
+    return sum(thread.name == "db-watchdog" for thread in threading.enumerate())
+
+
+def test_disposing_of_a_database_ends_its_watchdog_thread_until_the_next_use():
+    before = watchdog_threads()
+    database = Database(URL, bounds=Bounds(statement=BOUND))
+    with database.transaction(write=False) as session:
+        session.execute(text("SELECT 1"))
+    assert watchdog_threads() == before + 1
+    database.dispose()
+    time.sleep(2 * CHECK_EVERY)
+    assert watchdog_threads() == before
+    with database.transaction(write=False) as session:  # used again: watched again
+        assert session.execute(text("SELECT 1")).scalar() == 1
+    assert watchdog_threads() == before + 1
+    database.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from .folding import register_sqlite
-from .watchdog import watch
+from .watchdog import stop_watching, watch
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -163,8 +163,9 @@ class Database:
         return True
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and end the watchdog's thread until the next use."""
         self.engine.dispose()
+        stop_watching(self.engine)
 
 
 def init_app(app: Flask) -> Database:

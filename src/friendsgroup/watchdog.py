@@ -28,6 +28,7 @@ class Watchdog:
         self._waiting: dict[int, tuple[float, int, weakref.ref]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
         self._pid = 0
 
     def arm(self, dbapi_connection, bound: float | None = None) -> None:
@@ -49,14 +50,21 @@ class Watchdog:
             with self._lock:
                 if self._thread is None or self._pid != os.getpid():
                     self._pid = os.getpid()
+                    self._stopped = threading.Event()
                     self._thread = threading.Thread(
-                        target=self._run, name="db-watchdog", daemon=True
+                        target=self._run, args=(self._stopped,), name="db-watchdog", daemon=True
                     )
                     self._thread.start()
 
-    def _run(self) -> None:
-        while True:
-            time.sleep(CHECK_EVERY)
+    def stop(self) -> None:
+        """End the thread, forgetting every wait (the next wait starts it again)."""
+        with self._lock:
+            self._stopped.set()
+            self._thread = None
+            self._waiting.clear()
+
+    def _run(self, stopped: threading.Event) -> None:
+        while not stopped.wait(CHECK_EVERY):
             now = time.monotonic()
             with self._lock:
                 late = [key for key, (deadline, *_) in self._waiting.items() if deadline < now]
@@ -90,9 +98,22 @@ def _shut_down(fd: int) -> None:
         sock.close()
 
 
+# Each engine's watchdog, so that disposing of the engine ends its thread (an app made per
+# test, or per command, would otherwise leave one polling thread behind each time).
+_WATCHED: "weakref.WeakKeyDictionary[Engine, Watchdog]" = weakref.WeakKeyDictionary()
+
+
+def stop_watching(engine: Engine) -> None:
+    """End the watchdog thread of ``engine``, if it has one (after ``engine.dispose()``)."""
+    dog = _WATCHED.get(engine)
+    if dog is not None:
+        dog.stop()
+
+
 def watch(engine: Engine, bound: float) -> Watchdog:
     """Bound every statement, commit and rollback of ``engine``'s connections."""
     dog = Watchdog(bound)
+    _WATCHED[engine] = dog
 
     @event.listens_for(engine, "before_cursor_execute")
     def before(connection, _cursor, _statement, _parameters, _context, _executemany):
