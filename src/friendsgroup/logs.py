@@ -111,5 +111,7 @@ def logconfig(log_format: str) -> dict:
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["line"], "propagate": False},
             "gunicorn.access": {"level": "INFO", "handlers": ["line"], "propagate": False},
+            # /readyz asks Alembic for the schema's revision: its notes are not the server's.
+            "alembic": {"level": "WARNING"},
         },
     }
