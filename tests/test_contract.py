@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     ignored_auth,
     missing_required_header,
     negative_data_rejection,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -32,6 +33,8 @@ from schemathesis.specs.openapi.checks import (
 from friendsgroup import create_app
 from friendsgroup.db import get_db
 from friendsgroup.timeutil import today
+from friendsgroup.tokens import create_token
+from tests.conftest import clean
 from tests.support import API, GROUP, INSTRUMENT, make_world
 
 EXAMPLES = 40
@@ -210,6 +213,50 @@ def test_operation_honours_the_document(app, client, auth, label):
         case.call_and_validate(headers=auth, checks=checks)
 
     honours_the_document()
+
+
+STEPS = 6
+
+
+def test_sequences_of_operations_honour_the_document(app, client):
+    """Stateful: schemathesis chains operations by the links it infers (an id or a slug from
+    one answer into the next request) and runs every check on each step, those of sequences
+    too (a deleted resource stays gone, a created one can be read)."""
+    machine = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", app).as_state_machine()
+    auth = {}
+
+    class Sequences(machine):
+        def setup(self):
+            # Every sequence starts from the same registry, so that each one replays alike.
+            clean(app)
+            with get_db(app).transaction() as session:
+                auth["Authorization"] = f"Bearer {create_token(session, 'sequences')}"
+            make_world(client, auth)
+
+        def get_call_kwargs(self, case):
+            return {"headers": auth}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # The generated Authorization is replaced by a valid token, so ignored_auth would
+            # misfire here (the single-request test runs it); positive data is judged by the
+            # operation's own schemas, as there.
+            case.validate_response(
+                response,
+                excluded_checks=[ignored_auth, positive_data_acceptance],
+                additional_checks=[positive_data_passes_the_schemas],
+                transport_kwargs=kwargs,
+            )
+
+    Sequences.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 def operations_taking_format() -> list:
