@@ -1,9 +1,12 @@
 """The watchdog cuts only the connection that waits too long: never one that was closed
-meanwhile, nor a new connection that took the closed one's socket number."""
+meanwhile, nor a new connection that took the closed one's socket number. First on a socket
+pair standing in for a connection (any database), then on PostgreSQL's own."""
 
 import os
+import socket
 import threading
 import time
+from dataclasses import dataclass, field
 
 import psycopg
 import pytest
@@ -13,10 +16,87 @@ from friendsgroup.db import Bounds, Database, make_engine
 from friendsgroup.watchdog import CHECK_EVERY, Watchdog
 
 URL = os.environ.get("TEST_DATABASE_URL", "")
-pytestmark = pytest.mark.skipif(
-    not URL.startswith("postgresql"), reason="the watchdog guards PostgreSQL connections"
+needs_postgres = pytest.mark.skipif(
+    not URL.startswith("postgresql"), reason="a real PostgreSQL connection is needed"
 )
 BOUND = 0.3
+
+
+@dataclass
+class PgConn:
+    socket: int
+
+
+@dataclass
+class StandIn:
+    """What the watchdog reads of a psycopg connection: ``closed`` and ``pgconn.socket``."""
+
+    pgconn: PgConn
+    closed: bool = False
+    ends: tuple = field(default=())
+
+
+@pytest.fixture
+def stand_in():
+    ours, server = socket.socketpair()
+    server.settimeout(2 * CHECK_EVERY)
+    yield StandIn(PgConn(ours.fileno()), ends=(ours, server))
+    ours.close()
+    server.close()
+
+
+@pytest.fixture
+def dog():
+    watching = Watchdog(BOUND)
+    yield watching
+    watching.stop()
+
+
+def was_cut(stand_in: StandIn) -> bool:
+    """True when the server's end reads the end of the stream (the watchdog shut ours)."""
+    try:
+        return stand_in.ends[1].recv(1) == b""
+    except TimeoutError:
+        return False
+
+
+def threads_named(name: str) -> int:
+    return sum(thread.name == name for thread in threading.enumerate())
+
+
+def test_a_wait_past_its_bound_is_cut(dog, stand_in):
+    dog.arm(stand_in)
+    past_the_bound()
+    assert was_cut(stand_in)
+
+
+def test_an_answered_wait_is_left_alone(dog, stand_in):
+    dog.arm(stand_in)
+    dog.disarm(stand_in)
+    past_the_bound()
+    assert not was_cut(stand_in)
+
+
+def test_a_connection_closed_or_moved_to_another_socket_is_left_alone(dog, stand_in):
+    dog.arm(stand_in)
+    stand_in.closed = True
+    past_the_bound()
+    assert not was_cut(stand_in)
+    stand_in.closed = False
+    dog.arm(stand_in)
+    stand_in.pgconn = PgConn(-1)  # reconnected: its old number is someone else's now
+    past_the_bound()
+    assert not was_cut(stand_in)
+
+
+def test_stopping_ends_the_thread_and_forgets_every_wait(dog, stand_in):
+    before = threads_named("db-watchdog")
+    dog.arm(stand_in)
+    assert threads_named("db-watchdog") == before + 1
+    dog.stop()
+    past_the_bound()
+    assert threads_named("db-watchdog") == before
+    assert not was_cut(stand_in)
 
 
 def connect() -> psycopg.Connection:
@@ -30,6 +110,7 @@ def past_the_bound() -> None:
     time.sleep(BOUND + 3 * CHECK_EVERY)
 
 
+@needs_postgres
 def test_a_connection_closed_while_armed_spares_the_one_that_reuses_its_socket():
     dog = Watchdog(BOUND)
     first = connect()
@@ -45,6 +126,7 @@ def test_a_connection_closed_while_armed_spares_the_one_that_reuses_its_socket()
         second.close()
 
 
+@needs_postgres
 def test_a_connection_waiting_past_the_bound_is_cut():
     dog = Watchdog(BOUND)
     waiting = connect()
@@ -57,6 +139,7 @@ def test_a_connection_waiting_past_the_bound_is_cut():
         waiting.close()
 
 
+@needs_postgres
 def test_an_invalidated_pooled_connection_is_forgotten():
     engine = make_engine(URL, bounds=Bounds(statement=BOUND))
     try:
@@ -72,9 +155,10 @@ def test_an_invalidated_pooled_connection_is_forgotten():
 
 
 def watchdog_threads() -> int:
-    return sum(thread.name == "db-watchdog" for thread in threading.enumerate())
+    return threads_named("db-watchdog")
 
 
+@needs_postgres
 def test_disposing_of_a_database_ends_its_watchdog_thread_until_the_next_use():
     before = watchdog_threads()
     database = Database(URL, bounds=Bounds(statement=BOUND))
