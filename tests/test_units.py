@@ -1,7 +1,10 @@
-"""The pure functions: interval ends, cursors, CSV cells, columns and the date rules."""
+"""The pure functions: interval ends, cursors, CSV cells, columns, the date rules, log lines."""
 
 import csv
 import io
+import json
+import logging
+import sys
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -10,6 +13,7 @@ import pytest
 from friendsgroup.api.pages import decode_cursor, encode_cursor
 from friendsgroup.errors import Problem
 from friendsgroup.history import check_dates, latest_effective_on
+from friendsgroup.logs import REDACTED, JsonFormatter, RequestIdFilter, logconfig, redact_query
 from friendsgroup.reports.schemas import CountPointSchema, MemberSchema
 from friendsgroup.tabular import columns_of, csv_text, neutralise, table
 from friendsgroup.timeutil import end_of, interval_ends, isoformat_z
@@ -158,3 +162,32 @@ def test_check_dates_refuses_more_than_366_days_ahead():
         check_dates(TARGET, too_far, None)
     assert "366 days" in refused.value.detail
     check_dates(TARGET, latest_effective_on(), None)
+
+
+# --- log lines -------------------------------------------------------------------------------
+
+
+def test_a_json_log_line_has_the_access_fields_and_only_the_type_of_an_exception():
+    try:
+        raise ValueError("SELECT secret FROM api_tokens")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    record.status, record.path = 503, "/api/v1/groups"
+    assert RequestIdFilter().filter(record) and record.request_id == "-"  # outside a request
+    line = json.loads(JsonFormatter().format(record))
+    assert line["level"] == "error" and line["message"] == "failed"
+    assert line["status"] == 503 and line["path"] == "/api/v1/groups"
+    assert line["exception"] == "ValueError" and "secret" not in json.dumps(line)
+
+
+def test_an_access_token_in_a_query_is_redacted_and_other_queries_kept():
+    assert redact_query("as_of=2025-01-01") == "as_of=2025-01-01"
+    assert redact_query("access_token=fg_abc&as_of=2025-01-01") == (
+        f"access_token={REDACTED.replace('[', '%5B').replace(']', '%5D')}&as_of=2025-01-01"
+    )
+
+
+def test_an_unknown_log_format_is_refused_by_name():
+    assert logconfig("json")["formatters"]["line"] == {"()": "friendsgroup.logs.JsonFormatter"}
+    with pytest.raises(ValueError, match="LOG_FORMAT must be one of text, json, not 'xml'"):
+        logconfig("xml")
