@@ -42,7 +42,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests migrations bench
 	$(BIN)/ruff format --check src tests migrations bench
 
-## bench: the performance figures of SPEC §7 on PostgreSQL (BENCH_DATABASE_URL)
+## bench: the performance figures (bench/README.md) on PostgreSQL (BENCH_DATABASE_URL)
 bench: install-dev
 	$(BIN)/python -m bench.run
 

@@ -1,1 +1,1 @@
-"""``make bench``: the performance figures of SPEC §7, each against a floor from the same run."""
+"""``make bench``: the performance figures, each against a floor from the same run."""

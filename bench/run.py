@@ -1,4 +1,4 @@
-"""``python -m bench.run [--quick]``: measure SPEC §7's P1–P5 and print one table."""
+"""``python -m bench.run [--quick]``: measure the performance figures and print one table."""
 
 import argparse
 import os

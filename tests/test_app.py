@@ -1,4 +1,4 @@
-"""The foundation: factory, probes, the OpenAPI document and the write contract of SPEC §3."""
+"""The foundation: factory, probes, the OpenAPI document and the write contract."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""A catalogue of bad input: each is refused with a problem+json and writes nothing (SPEC §3).
+"""A catalogue of bad input: each is refused with a problem+json and writes nothing.
 
 Every write endpoint has one valid body (accepted: see the first test); each bad case changes
 one thing in it. Reads are checked the same way through their query arguments.
@@ -502,7 +502,7 @@ def test_bad_write_is_refused_and_writes_nothing(
     ],
 )
 def test_mis_cased_iso_codes_are_accepted(client, auth, world, endpoint, code, stored):
-    """SPEC §3: any ISO 3166-1 alpha-2/alpha-3 code, in any case, names the country."""
+    """Any ISO 3166-1 alpha-2/alpha-3 code, in any case, names the country."""
     response = send(client, auth, endpoint, world, changed(participant=code))
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["participant"]["code"] == stored

@@ -1,6 +1,6 @@
 """Faults: the database goes away and comes back. Meanwhile every request that needs it gets a
 503 problem with ``Retry-After`` at once, ``/readyz`` says 503 and ``/healthz`` 200; afterwards
-the same app serves again without a restart (SPEC §3, §6)."""
+the same app serves again without a restart."""
 
 import os
 import time

@@ -1,4 +1,4 @@
-"""The rules of SPEC §2 through the API: alternation, back-dating, corrections, time travel."""
+"""The rules of history through the API: alternation, back-dating, corrections, time travel."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Random histories through the API against a plain in-memory model of the rules of SPEC §2."""
+"""Random histories through the API against a plain in-memory model of the rules of history."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta

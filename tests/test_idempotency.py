@@ -1,4 +1,4 @@
-"""Safe retries with ``Idempotency-Key`` (SPEC §3)."""
+"""Safe retries with ``Idempotency-Key``."""
 
 from friendsgroup.api import idempotency
 from friendsgroup.api.auth import authenticate

@@ -22,7 +22,7 @@ URL = "https://example.org/press/"
 
 
 def row(participant, on, type_="accession", group="friends", url=URL + "1", **cells) -> dict:
-    """One CSV row as a dict of the SPEC §4 columns."""
+    """One CSV row as a dict of the import format's columns."""
     values = {
         "group": group,
         "type": type_,

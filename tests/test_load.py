@@ -1,6 +1,6 @@
 """Load without loss: a real server (``friendsgroup serve --workers 3``) under concurrent
 clients writes every acknowledged event exactly once, keeps every timeline alternating,
-replays idempotent retries exactly, and never answers 5xx (SPEC §2, §3, §7)."""
+replays idempotent retries exactly, and never answers 5xx."""
 
 import random
 import threading

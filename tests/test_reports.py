@@ -1,4 +1,4 @@
-"""Reports (SPEC §3): members on a date, counts over time, instruments; JSON, CSV and CLI agree."""
+"""Reports: members on a date, counts over time, instruments; JSON, CSV and CLI agree."""
 
 import csv
 import io

@@ -1,4 +1,5 @@
-"""The rules of SPEC §2, decided by ``history.timeline_problem`` alone: no database, no HTTP."""
+"""The rules of history (README, "How the registry decides"), decided by
+``history.timeline_problem`` alone: no database, no HTTP."""
 
 from datetime import date
 

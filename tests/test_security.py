@@ -1,4 +1,4 @@
-"""Security promises of SPEC §6: hashed tokens compared in constant time, revocation, no
+"""Security promises: hashed tokens compared in constant time, revocation, no
 internals in responses or logs, security headers and the body size limit."""
 
 import hashlib

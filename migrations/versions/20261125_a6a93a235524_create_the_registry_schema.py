@@ -1,5 +1,5 @@
 """Create the registry schema: participants, groups, instruments, events, sources,
-announcements, API tokens and idempotency keys (SPEC §2).
+announcements, API tokens and idempotency keys.
 
 Revision ID: a6a93a235524
 Revises:

@@ -1,4 +1,6 @@
-"""The gate for every dated fact: the rules of SPEC §2 and those on announced totals.
+"""The gate for every dated fact: the rules of history and those on announced totals.
+
+The rules are stated for readers in the README, "How the registry decides".
 
 The API, the importer and the seeder all write events and announcements through this module.
 A write locks each participant before reading its history, so the read-check-write is never

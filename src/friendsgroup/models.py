@@ -1,4 +1,4 @@
-"""The schema of SPEC §2 as typed SQLAlchemy models; constraints live in the database."""
+"""The registry's schema as typed SQLAlchemy models; constraints live in the database."""
 
 from datetime import UTC, date, datetime
 

@@ -1,4 +1,4 @@
-"""Safe retries: ``Idempotency-Key`` on POST replays the first response (SPEC §3)."""
+"""Safe retries: ``Idempotency-Key`` on POST replays the first response (kept 48 h a token)."""
 
 import hashlib
 import json

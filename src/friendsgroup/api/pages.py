@@ -119,7 +119,7 @@ def _cell(value):
 
 
 def event_page(session: Session, args: dict, *conditions):
-    """A page of events matching ``conditions`` and the list filters of SPEC §3."""
+    """A page of events matching ``conditions`` and the list filters the OpenAPI document names."""
     known_at = args.get("known_at") or utcnow()
     statement = events_known(
         known_at, *conditions, include_retracted=bool(args.get("include_retracted"))

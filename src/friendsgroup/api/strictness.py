@@ -15,7 +15,7 @@ class AsciiIntegerConverter(IntegerConverter):
 
 
 def refuse_unknown_parameters() -> None:
-    """422 naming the first query parameter the endpoint does not take (SPEC: no guessing)."""
+    """422 naming the first query parameter the endpoint does not take: a guess is no answer."""
     if not request.args or request.url_rule is None:
         return
     method = "GET" if request.method == "HEAD" else request.method

@@ -1,7 +1,8 @@
 """Events from CSV or JSON lines files, as records loaded by the API's own schemas.
 
 The file is read once, as a stream; each line becomes an event to record or the problems of
-that line, named by line and field (SPEC §4). ``import_events`` hands them to the bulk gate.
+that line, named by line and field (the format: the README's "CLI"). ``import_events``
+hands them to the bulk gate.
 """
 
 import csv
@@ -261,7 +262,7 @@ def _json_loads(text: str):
 def csv_records(
     lines: Iterable[str], progress: Progress | None = None, *, keyed: bool = False
 ) -> Iterator:
-    """CSV rows (SPEC §4); consecutive rows equal up to ``note`` make one event.
+    """CSV rows of the import format; consecutive rows equal up to ``note`` make one event.
 
     ``keyed``: the file has a ``key`` column, and consecutive rows of one key make one event.
     """
@@ -324,7 +325,7 @@ def _header_problems(header: list[str], keyed: bool = False) -> list[LineProblem
 
 
 class _Columns:
-    """Where each column of SPEC §4 is in a CSV file's rows."""
+    """Where each column of the import format is in a CSV file's rows."""
 
     def __init__(self, header: list[str]) -> None:
         self.index = {name: i for i, name in enumerate(header)}

@@ -91,7 +91,7 @@ def members_report(
     known_at: datetime | None,
     evidence: bool = False,
 ) -> dict:
-    """Members of ``group`` on ``as_of`` as known at ``known_at`` (SPEC §3 Reports).
+    """Members of ``group`` on ``as_of`` as known at ``known_at``.
 
     The report lists the ``possible_members`` (names, windows and the reliability of their
     strongest source) beside their count. With ``evidence`` (downloads and pages), each
