@@ -14,6 +14,7 @@ from ..registration import build_group
 from ..reports.announced import announcements_known
 from ..reports.members import members_report
 from ..reports.schemas import (
+    CountPointSchema,
     CountsReportSchema,
     MembersArgsSchema,
     MembersReportSchema,
@@ -119,15 +120,7 @@ class GroupEvents(MethodView):
         return event_page(session, args, Event.group_id == group.id)
 
 
-POINT_COLUMNS = [
-    "date",
-    "count",
-    "joined",
-    "left",
-    "possibly_members",
-    "announced",
-    "announced_bound",
-]
+POINT_COLUMNS = columns_of(CountPointSchema)
 
 
 POSSIBLE_COLUMNS = columns_of(PossibleMemberSchema)

@@ -11,7 +11,11 @@ from ..lookups import find_group, get_group_or_404, get_instrument_or_404
 from ..models import Event, Instrument
 from ..registration import build_instrument
 from ..reports.instruments import instrument_participants
-from ..reports.schemas import InstrumentCountsSchema, InstrumentParticipantsSchema
+from ..reports.schemas import (
+    InstrumentCountsSchema,
+    InstrumentParticipantsSchema,
+    InstrumentPointSchema,
+)
 from ..reports.series import instrument_counts
 from ..schemas import (
     CommitmentCreateSchema,
@@ -27,6 +31,7 @@ from ..schemas import (
     PageArgsSchema,
     ReportCreateSchema,
 )
+from ..tabular import columns_of
 from .auth import current_token_name
 from .lookups import add_unique
 from .pages import event_page, page_response, paginate
@@ -45,7 +50,7 @@ COMMITTED_COLUMNS = [
     "full",
     "last_report_on",
 ]
-POINT_COLUMNS = ["date", "count", "joined", "left", "reports", "reported"]
+POINT_COLUMNS = columns_of(InstrumentPointSchema)
 
 
 @blp.route("/instruments")
