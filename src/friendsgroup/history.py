@@ -328,6 +328,16 @@ def _refuse_if_retracted(record: Event | Announcement, what: str = "event") -> N
         )
 
 
+def _mark_retracted(
+    record: Event | Announcement, reason: str, by: str, at: datetime | None = None
+) -> datetime:
+    """Mark a record retracted (it stays, with who, when and why); the instant."""
+    record.retracted_at = at or utcnow()
+    record.retraction_reason = reason
+    record.retracted_by = by
+    return record.retracted_at
+
+
 def retract_event(
     session: Session,
     event: Event,
@@ -342,10 +352,9 @@ def retract_event(
     target = _target_of(event)
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
     _enforce(target, event.participant.code, steps, None)
-    event.retracted_at = at or utcnow()
-    event.retraction_reason = reason
-    event.retracted_by = retracted_by
-    record_change(session, "retracted", event, retracted_by, event.retracted_at)
+    record_change(
+        session, "retracted", event, retracted_by, _mark_retracted(event, reason, retracted_by, at)
+    )
     return event
 
 
@@ -404,10 +413,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     place = (event.place or event.id) if effective_on == event.effective_on else None
     new = Step(event.type, effective_on, place) if place else _new_step(event.type, effective_on)
     _enforce(target, event.participant.code, steps, new)
-    now = utcnow()
-    event.retracted_at = now
-    event.retraction_reason = changes["reason"]
-    event.retracted_by = recorded_by
+    now = _mark_retracted(event, changes["reason"], recorded_by)
     replacement = Event(
         type=event.type,
         participant=event.participant,
@@ -491,10 +497,8 @@ def retract_announcement(
 ) -> Announcement:
     """Mark an announced total as withdrawn from the record (it stays, marked retracted)."""
     _lock_announcement(session, announcement)
-    announcement.retracted_at = at or utcnow()
-    announcement.retraction_reason = reason
-    announcement.retracted_by = retracted_by
-    record_change(session, "retracted", announcement, retracted_by, announcement.retracted_at)
+    at = _mark_retracted(announcement, reason, retracted_by, at)
+    record_change(session, "retracted", announcement, retracted_by, at)
     return announcement
 
 
@@ -522,10 +526,7 @@ def correct_announcement(
             "body", "the correction changes nothing: give at least one field with a new value"
         )
     check_announced_on(announcement.group, corrected["as_of"])
-    now = utcnow()
-    announcement.retracted_at = now
-    announcement.retraction_reason = changes["reason"]
-    announcement.retracted_by = recorded_by
+    now = _mark_retracted(announcement, changes["reason"], recorded_by)
     replacement = Announcement(
         group=announcement.group,
         as_of=corrected["as_of"],
