@@ -14,7 +14,6 @@ from flask import Response, current_app
 
 from ..db import get_session
 from ..reports.kept import StampedCache, kept_in
-from ..reports.stamps import group_stamp
 from ..reports.visibility import moments
 from ..timeutil import isoformat_z
 from .responses import RenderedReport, json_report_response
@@ -33,14 +32,7 @@ def fresh_report(
     """The group's JSON report on ``as_of`` as known now: kept bytes while the stamp holds,
     else ``render(as_of, now)``, kept if every write it was stamped after is visible to it."""
     as_of, now = moments(as_of, None)
-    # The stamp first: a write committed after it changes the stamp, so whatever the report
-    # then sees, the entry can only be found too old, never kept too long.
-    stamp = group_stamp(get_session(), group.id)
-    key = (kind, group.id, as_of)
-    cache = report_cache()
-    rendered = cache.get(key, stamp)
-    if rendered is None:
-        rendered = render(as_of, now)
-        if stamp.settled_by(now):
-            cache.put(key, stamp, rendered)
+    rendered = report_cache().answer(
+        get_session(), group.id, (kind, group.id, as_of), lambda: render(as_of, now), now
+    )
     return json_report_response(rendered, isoformat_z(now))

@@ -2,10 +2,14 @@
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, MutableMapping
+from collections.abc import Callable, Hashable, MutableMapping
+from datetime import datetime
 from typing import Any
 
-from .stamps import Stamp
+from sqlalchemy.orm import Session
+
+from ..timeutil import utcnow
+from .stamps import Stamp, group_stamp
 
 # Enough for every group's report on today and on the few dates pages link to; a
 # rendered members report of 150 members is about 25 kB, its page about 100 kB.
@@ -31,6 +35,27 @@ class StampedCache:
             self.entries.move_to_end(key)
             self.hits += 1
             return entry[1]
+
+    def answer(
+        self,
+        session: Session,
+        group_id: int,
+        key: Hashable,
+        render: Callable[[], Any],
+        known_at: datetime | None = None,
+    ) -> Any:
+        """The kept answer while the group's stamp holds, else ``render()``, kept if every
+        write stamped is visible at ``known_at`` (the answer's moment; default: now)."""
+        # The stamp first: a write committed after it changes the stamp, so whatever the
+        # answer then sees, the entry can only be found too old, never kept too long.
+        stamp = group_stamp(session, group_id)
+        known_at = known_at or utcnow()
+        kept = self.get(key, stamp)
+        if kept is None:
+            kept = render()
+            if stamp.settled_by(known_at):
+                self.put(key, stamp, kept)
+        return kept
 
     def put(self, key: Hashable, stamp: Stamp, rendered: Any) -> None:
         with self.lock:

@@ -12,8 +12,7 @@ from flask import current_app, request
 
 from ..db import get_session
 from ..reports.kept import kept_in
-from ..reports.stamps import group_stamp
-from ..timeutil import today, utcnow
+from ..timeutil import today
 from .i18n import language
 
 PAGE_CACHE = "friendsgroup.page_cache"
@@ -21,13 +20,5 @@ PAGE_CACHE = "friendsgroup.page_cache"
 
 def kept_page(group_id: int, render: Callable[[], str]) -> str:
     """The page's HTML: kept while the group's stamp holds, else ``render()``."""
-    stamp = group_stamp(get_session(), group_id)
-    rendered_after = utcnow()
     key = (group_id, request.full_path, language(), request.host_url, today())
-    cache = kept_in(current_app.extensions, PAGE_CACHE)
-    body = cache.get(key, stamp)
-    if body is None:
-        body = render()
-        if stamp.settled_by(rendered_after):
-            cache.put(key, stamp, body)
-    return body
+    return kept_in(current_app.extensions, PAGE_CACHE).answer(get_session(), group_id, key, render)
