@@ -65,8 +65,8 @@ def make_app(url: str) -> Flask:
         params = {"slug": slug, "as_of": as_of, "now": naive_now()}
         rows = connection("reader").execute(MEMBERS_SQL, params).fetchall()
         members = [
-            {"code": code, "name": name, "kind": kind, "region": region, "member_since": on}
-            for code, name, kind, region, on, _ in ((*r[:4], r[4].isoformat(), r[5]) for r in rows)
+            {"code": code, "name": name, "kind": kind, "region": region, "member_since": str(on)}
+            for code, name, kind, region, on, _ in rows
         ]
         return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
 
