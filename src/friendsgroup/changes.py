@@ -98,34 +98,26 @@ def _columns(resource: Resource) -> dict:
 
 def record_change(
     session: Session, verb: str, resource: Resource, recorded_by: str, at: datetime | None = None
-) -> Change:
+) -> None:
     """Log that ``resource`` was ``verb`` (recorded, retracted, …) and queue its deliveries."""
     session.flush()  # the resource's id and foreign keys
-    change = Change(
-        txid=current_txid(session),
-        type=f"{KINDS[type(resource)]}.{verb}",
-        recorded_at=at or utcnow(),
-        recorded_by=recorded_by,
-        **_columns(resource),
-    )
-    session.add(change)
-    session.flush()
+    columns = _columns(resource)
+    kind = f"{KINDS[type(resource)]}.{verb}"
+    # One INSERT … RETURNING: nothing reads the row back, so no ORM object and flush for it.
+    change_id = session.execute(
+        insert(Change).values(txid=current_txid(session)).returning(Change.id),
+        {"type": kind, "recorded_at": at or utcnow(), "recorded_by": recorded_by, **columns},
+    ).scalar_one()
     hooks = active_webhooks(session)
     if hooks:
-        facts = _facts(
-            session,
-            [
-                (
-                    change.id,
-                    change.type,
-                    change.group_id,
-                    change.instrument_id,
-                    change.participant_id,
-                )
-            ],
+        fact = (
+            change_id,
+            kind,
+            columns.get("group_id"),
+            columns.get("instrument_id"),
+            columns.get("participant_id"),
         )
-        _enqueue(session, hooks, facts)
-    return change
+        _enqueue(session, hooks, _facts(session, [fact]))
 
 
 def record_registered(session: Session, resources: Iterable[Resource], recorded_by: str) -> None:
@@ -186,9 +178,13 @@ def record_bulk_events(session: Session, recorded_at: datetime, recorded_by: str
     return len(rows)
 
 
+# Built once: every write asks.
+ACTIVE_WEBHOOKS = select(Webhook).where(Webhook.disabled_at.is_(None))
+
+
 def active_webhooks(session: Session) -> list[Webhook]:
     """The webhooks deliveries are queued for (not disabled)."""
-    return list(session.scalars(select(Webhook).where(Webhook.disabled_at.is_(None))))
+    return list(session.scalars(ACTIVE_WEBHOOKS))
 
 
 def _facts(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .changes import record_change
@@ -243,20 +243,30 @@ def lock_participant(session: Session, participant: Participant) -> None:
     )
 
 
+def _steps_statement(target_column):
+    """A participant's current (unretracted) events in one group or instrument."""
+    return select(
+        Event.id,
+        Event.type,
+        Event.effective_on,
+        same_day_place().label("place"),
+        Event.earliest_on,
+    ).where(
+        target_column == bindparam("target_id"),
+        Event.participant_id == bindparam("participant_id"),
+        Event.retracted_at.is_(None),
+    )
+
+
+# Built once per kind of target: every event write reads a timeline.
+STEPS = {True: _steps_statement(Event.group_id), False: _steps_statement(Event.instrument_id)}
+
+
 def visible_steps(session: Session, target: Target, participant: Participant) -> list[Step]:
     """The current (unretracted) events of a participant in a group or instrument."""
-    rows = session.execute(
-        select(
-            Event.id,
-            Event.type,
-            Event.effective_on,
-            same_day_place().label("place"),
-            Event.earliest_on,
-        ).where(
-            target.event_filter(),
-            Event.participant_id == participant.id,
-            Event.retracted_at.is_(None),
-        )
+    # Core execution: plain rows, none of the ORM's work on results.
+    rows = session.connection().execute(
+        STEPS[target.is_group], {"target_id": target.entity.id, "participant_id": participant.id}
     )
     return [Step(row.type, row.effective_on, row.place, row.id, row.earliest_on) for row in rows]
 

@@ -4,17 +4,20 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .db import get_session
 from .errors import not_found
 from .models import Group, Instrument
 
+# Built once: every write and page looks a group up, and building costs more than running.
+GROUP_BY_SLUG = select(Group).where(Group.slug == bindparam("slug"))
+
 
 def find_group(session: Session, slug: str) -> Group | None:
     """The group with this slug, or None."""
-    return session.scalars(select(Group).where(Group.slug == slug)).one_or_none()
+    return session.scalars(GROUP_BY_SLUG, {"slug": slug}).one_or_none()
 
 
 def get_group_or_404(session: Session, slug: str) -> Group:

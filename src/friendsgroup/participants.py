@@ -8,7 +8,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,11 @@ def country_values(country) -> dict:
     }
 
 
+# Built once (every event write looks its participant up); the locking one for writers.
+PARTICIPANT_BY_CODE = select(Participant).where(Participant.code == bindparam("code"))
+PARTICIPANT_BY_CODE_LOCKED = PARTICIPANT_BY_CODE.with_for_update()
+
+
 def find_participant(session: Session, code: str, *, lock: bool = False) -> Participant | None:
     """A registered participant by its code, or a country by any ISO code, without registering.
 
@@ -71,10 +76,8 @@ def find_participant(session: Session, code: str, *, lock: bool = False) -> Part
     country = iso_country(code)
     if country is not None:
         code = country.alpha_3
-    statement = select(Participant).where(Participant.code == code)
-    if lock:
-        statement = statement.with_for_update()
-    return session.scalars(statement).one_or_none()
+    statement = PARTICIPANT_BY_CODE_LOCKED if lock else PARTICIPANT_BY_CODE
+    return session.scalars(statement, {"code": code}).one_or_none()
 
 
 def get_participant_or_404(session: Session, code: str) -> Participant:

@@ -10,7 +10,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import ApiToken
@@ -107,6 +107,13 @@ def rotate_token(session: Session, name: str, grace: timedelta = ROTATION_GRACE)
     return secret
 
 
+# Built once: every write authenticates with it.
+TOKEN_BY_HASH = select(ApiToken).where(
+    or_(ApiToken.token_hash == bindparam("digest"), ApiToken.previous_hash == bindparam("digest")),
+    ApiToken.revoked_at.is_(None),
+)
+
+
 def find_token(session: Session, secret: str, now: datetime | None = None) -> ApiToken | None:
     """The unrevoked token whose secret (or rotated-out secret, within its grace) this is.
 
@@ -114,12 +121,7 @@ def find_token(session: Session, secret: str, now: datetime | None = None) -> Ap
     """
     now = now or utcnow()
     digest = hash_token(secret)
-    token = session.scalars(
-        select(ApiToken).where(
-            or_(ApiToken.token_hash == digest, ApiToken.previous_hash == digest),
-            ApiToken.revoked_at.is_(None),
-        )
-    ).one_or_none()
+    token = session.scalars(TOKEN_BY_HASH, {"digest": digest}).one_or_none()
     if token is None:
         return None
     # The lookup is by hash, so timing reveals nothing of the secret; compare anyway so a
