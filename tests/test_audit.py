@@ -248,7 +248,7 @@ def test_a_restore_names_its_rows_in_one_call(app):
             action="restore dump.jsonl",
             rows={"created": {"events": [[5, 9], [1, 4]]}},
         )
-    assert entry.rows == {"created": {"events": [[1, 9]]}}
+    assert entry["rows"] == {"created": {"events": [[1, 9]]}}
 
 
 def test_ranges_join_consecutive_ids():

@@ -9,10 +9,11 @@ the importer and the seeder, from the events a bulk write recorded past a waterm
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, event, func, inspect, select
+from sqlalchemy import Select, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from .models import AuditEntry, Event
+from .timeutil import utcnow
 
 CHANGES = "friendsgroup.audit.changes"
 # The tables whose new rows an entry names (sources and provisions belong to their parent).
@@ -146,8 +147,8 @@ def record(
     request_id: str | None = None,
     idempotency_key: str | None = None,
     rows: dict | None = None,
-) -> AuditEntry:
-    """Add the entry of one write to ``session``; the caller commits it with the write.
+) -> dict:
+    """Write the entry of one write in its transaction (committed with it); the entry's values.
 
     The rows named are those the session gathered since ``watch`` and any given in ``rows``
     (``{verb: {table: [[first_id, last_id], ...]}}``, for writes the session did not see,
@@ -163,17 +164,19 @@ def record(
         for table, runs in tables.items():
             target = named.setdefault(verb, {})
             target[table] = merge_ranges(target.get(table, []) + [list(r) for r in runs])
-    entry = AuditEntry(
-        by=_clip(by, 100),
-        action=_clip(action, 2000),
-        outcome=outcome,
-        status=status,
-        problem=_clip(problem, 100),
-        request_id=_clip(request_id, 128),
-        idempotency_key=_clip(idempotency_key, 255),
-        rows=named or None,
-    )
-    session.add(entry)
+    entry = {
+        "at": utcnow(),
+        "by": _clip(by, 100),
+        "action": _clip(action, 2000),
+        "outcome": outcome,
+        "status": status,
+        "problem": _clip(problem, 100),
+        "request_id": _clip(request_id, 128),
+        "idempotency_key": _clip(idempotency_key, 255),
+        "rows": named or None,
+    }
+    # One INSERT: the entry is never read back or changed, so it needs no ORM object.
+    session.execute(insert(AuditEntry), entry)
     return entry
 
 
