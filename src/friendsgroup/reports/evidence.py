@@ -1,11 +1,12 @@
 """What a member's place in a report rests on: its strongest source; a possible one's window."""
 
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..models import Participant, Source
+from ..models import Source
 from .announced import RELIABILITY_RANK, source_dict
 
 EVENT_SOURCES = select(
@@ -31,30 +32,31 @@ def strongest_sources(session: Session, event_ids: list[int]) -> dict[int, dict]
     return {event_id: source_dict(row) for event_id, (_, row) in best.items()}
 
 
-def possible_members(
-    session: Session, windows: dict[int, tuple[date, date]], event_ids: list[int]
-) -> list[dict]:
-    """The participants of ``windows`` (id → uncertain accession window), sorted by name,
-    with the reliability of the strongest source of their accessions (``event_ids``)."""
-    if not windows:
+class PendingAccession(NamedTuple):
+    """An accession whose uncertain window holds the report's date, and its participant."""
+
+    event_id: int
+    code: str
+    name: str
+    kind: str
+    earliest_on: date
+    effective_on: date
+
+
+def possible_members(session: Session, pending: list[PendingAccession]) -> list[dict]:
+    """The participants of ``pending`` (in the order given), with their windows and the
+    reliability of the strongest source of their accessions."""
+    if not pending:
         return []
-    strongest = strongest_sources(session, event_ids)
-    reliability = {participant: None for participant in windows}
-    for participant, event_id in zip(windows, event_ids, strict=True):
-        reliability[participant] = (strongest.get(event_id) or {}).get("reliability")
-    participants = session.execute(
-        select(Participant.id, Participant.code, Participant.name, Participant.kind)
-        .where(Participant.id.in_(list(windows)))
-        .order_by(Participant.name, Participant.code)
-    )
+    strongest = strongest_sources(session, [accession.event_id for accession in pending])
     return [
         {
-            "code": row.code,
-            "name": row.name,
-            "kind": row.kind,
-            "earliest_on": windows[row.id][0].isoformat(),
-            "effective_on": windows[row.id][1].isoformat(),
-            "reliability": reliability[row.id],
+            "code": accession.code,
+            "name": accession.name,
+            "kind": accession.kind,
+            "earliest_on": accession.earliest_on.isoformat(),
+            "effective_on": accession.effective_on.isoformat(),
+            "reliability": (strongest.get(accession.event_id) or {}).get("reliability"),
         }
-        for row in participants
+        for accession in pending
     ]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Participant, same_day_place
 from ..timeutil import isoformat_z
 from .announced import announced_block, announcements_of, latest_announcement
-from .evidence import possible_members, strongest_sources
+from .evidence import PendingAccession, possible_members, strongest_sources
 from .visibility import moments, visible_at
 
 UNKNOWN_REGION = "Unknown"
@@ -60,22 +60,26 @@ def _members_statement():
         .join(Participant, Participant.id == ranked.c.participant_id)
         .where(ranked.c.rank == 1, ranked.c.type == "accession")
     )
-    pending = select(
-        literal("pending").label("row"),
-        Event.id,
-        Event.participant_id,
-        Event.effective_on,
-        Event.earliest_on,
-        null(),
-        null(),
-        null(),
-        null(),
-    ).where(
-        Event.group_id == bindparam("group_id"),
-        visible_at(bindparam("known_at")),
-        Event.type == "accession",
-        Event.earliest_on <= bindparam("as_of"),
-        Event.effective_on > bindparam("as_of"),
+    pending = (
+        select(
+            literal("pending").label("row"),
+            Event.id,
+            Event.participant_id,
+            Event.effective_on,
+            Event.earliest_on,
+            Participant.code,
+            Participant.name,
+            Participant.kind,
+            null(),
+        )
+        .join(Participant, Participant.id == Event.participant_id)
+        .where(
+            Event.group_id == bindparam("group_id"),
+            visible_at(bindparam("known_at")),
+            Event.type == "accession",
+            Event.earliest_on <= bindparam("as_of"),
+            Event.effective_on > bindparam("as_of"),
+        )
     )
     both = union_all(members, pending).subquery("report")
     return select(both).order_by(both.c.row, both.c.name, both.c.code)
@@ -103,12 +107,13 @@ def members_report(
     # Core execution: the statement needs none of the ORM's work on results.
     rows = session.connection().execute(MEMBERS, params)
     listed, by_kind, by_region = [], Counter(), Counter()
-    member_ids, pending_ids, event_ids, windows, pending_events = set(), set(), [], {}, {}
+    member_ids, event_ids, pending = set(), [], {}
     for row, event_id, participant, effective_on, earliest_on, code, name, kind, region in rows:
         if row == "pending":
-            pending_ids.add(participant)
-            windows[participant] = (earliest_on, effective_on)
-            pending_events[participant] = event_id
+            # In name order, as the possible members are listed.
+            pending[participant] = PendingAccession(
+                event_id, code, name, kind, earliest_on, effective_on
+            )
             continue
         member_ids.add(participant)
         event_ids.append(event_id)
@@ -132,15 +137,16 @@ def members_report(
         for member, event_id in zip(listed, event_ids, strict=True):
             member["source"] = strongest.get(event_id)
     # A participant both counted and in a window (a rejoin pending) is a member, not possibly.
-    not_counted = {p: windows[p] for p in pending_ids - member_ids}
-    possible = possible_members(session, not_counted, [pending_events[p] for p in not_counted])
+    possible = possible_members(
+        session, [accession for p, accession in pending.items() if p not in member_ids]
+    )
     announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
     return {
         "group": group.slug,
         "as_of": as_of.isoformat(),
         "known_at": isoformat_z(known_at),
         "count": len(listed),
-        "possibly_members": len(pending_ids - member_ids),
+        "possibly_members": len(possible),
         "by_kind": dict(sorted(by_kind.items())),
         "by_region": dict(sorted(by_region.items())),
         "announced": announced_block(announcement, len(listed)),
