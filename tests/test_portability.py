@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from friendsgroup.db import get_db
-from friendsgroup.migrate import upgrade
+from friendsgroup.migrate import model_differences, upgrade
 from friendsgroup.models import Base, Event, Group
 from friendsgroup.timeutil import isoformat_z, utcnow
 from friendsgroup.tokens import create_token
@@ -330,6 +330,8 @@ def test_restored_instants_and_supersessions_are_the_originals(tmp_path, app, cl
     original = events(app)
     assert events(target) == original
     assert any(row[5] for row in original) and any(row[3] for row in original)
+    # The keys and indexes set aside while the rows were loaded are all back.
+    assert model_differences(get_db(target).engine) == []
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -364,6 +366,35 @@ def _accession_turned_withdrawal(body: list[str]) -> list[str]:
     return edited
 
 
+def _edit_events(body: list[str], change) -> list[str]:
+    """Apply ``change`` to the events' rows (as lists), the other lines as they are."""
+    edited, table = [], None
+    for line in body:
+        value = json.loads(line)
+        if isinstance(value, dict):
+            table = value.get("table")
+        elif table == "events":
+            line = json.dumps(change(value), separators=(",", ":"))
+        edited.append(line)
+    return edited
+
+
+def _event_column(name: str) -> int:
+    return [column.name for column in Event.__table__.columns].index(name)
+
+
+def _supersede_twice(body: list[str]) -> list[str]:
+    """Every event claims to supersede event 1: a uniqueness the database keeps."""
+    column = _event_column("supersedes_id")
+    return _edit_events(body, lambda row: [*row[:column], 1, *row[column + 1 :]])
+
+
+def _participant_nobody_is(body: list[str]) -> list[str]:
+    """An event of a participant that no row holds: a foreign key the database keeps."""
+    column = _event_column("participant_id")
+    return _edit_events(body, lambda row: [*row[:column], 999_999, *row[column + 1 :]])
+
+
 def _header(lines: list[str], **changes) -> str:
     return file_text([json.dumps({**json.loads(lines[0]), **changes}), *lines[1:]])
 
@@ -386,6 +417,14 @@ REFUSALS = {
     ),
     "not a dump": (lambda lines: '{"hello": "world"}\n', "not a friendsgroup dump"),
     "a bad date": (replace_in_body('"2024-06-10"', '"2024-06-31"'), "is not a date"),
+    "a uniqueness broken": (
+        lambda lines: file_text(rewrite(lines, _supersede_twice)),
+        "events: the database refused a row",
+    ),
+    "a key to nothing": (
+        lambda lines: file_text(rewrite(lines, _participant_nobody_is)),
+        "events: the database refused a row",
+    ),
     "an unknown table": (
         replace_in_body('{"table":"sources"}', '{"table":"secrets"}'),
         "table 'secrets' where sources was due",
@@ -407,6 +446,7 @@ def test_restore_refuses_a_bad_file_and_writes_nothing(tmp_path, app, client, au
     assert result.stderr.startswith("error: ") and reason in result.stderr, result.stderr
     with get_db(target).transaction(write=False) as session:
         assert set(row_counts(session).values()) == {0}
+    assert model_differences(get_db(target).engine) == []
 
 
 def test_restore_refuses_a_database_that_is_not_empty(tmp_path, app, client, auth, blank):

@@ -16,7 +16,7 @@ from . import PortabilityError
 from .dump import dump_chunks
 from .dumpfile import Body, LineError, check_header, lines_of, parse, row_decoder
 from .schema import NOT_FACTS, TOKENS, DumpedTable, all_tables, dumped_table
-from .writers import adapter_for, advance_sequences, writer_for
+from .writers import adapter_for, advance_sequences, keys_after_rows, writer_for
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 50_000
@@ -75,7 +75,8 @@ def restore_lines(
     writing = engine.execution_options(sqlite_immediate=True)
     with writing.connect() as connection, connection.begin():
         _refuse_if_not_empty(connection, plan)
-        counts = _load(connection, numbered, plan, progress)
+        with keys_after_rows(connection, [table for table, _ in plan]):
+            counts = _load(connection, numbered, plan, progress)
         if progress and sum(counts.values()) >= PROGRESS_EVERY:
             progress("restore: checking the rules of history")
         _check_history(connection)
