@@ -10,7 +10,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import ApiToken
@@ -107,21 +107,22 @@ def rotate_token(session: Session, name: str, grace: timedelta = ROTATION_GRACE)
     return secret
 
 
-# Built once: every write authenticates with it.
-TOKEN_BY_HASH = select(ApiToken).where(
+# Built once: every write authenticates with it. Columns, not an entity: a token found is
+# only read (a revocation or rotation reads the entity by name).
+TOKEN_BY_HASH = select(*ApiToken.__table__.columns).where(
     or_(ApiToken.token_hash == bindparam("digest"), ApiToken.previous_hash == bindparam("digest")),
     ApiToken.revoked_at.is_(None),
 )
 
 
-def find_token(session: Session, secret: str, now: datetime | None = None) -> ApiToken | None:
-    """The unrevoked token whose secret (or rotated-out secret, within its grace) this is.
+def find_token(session: Session, secret: str, now: datetime | None = None) -> Row | None:
+    """The unrevoked token's columns for this secret (or a rotated-out one, within its grace).
 
     An expired token is returned too: the caller says "expired" rather than "unknown".
     """
     now = now or utcnow()
     digest = hash_token(secret)
-    token = session.scalars(TOKEN_BY_HASH, {"digest": digest}).one_or_none()
+    token = session.connection().execute(TOKEN_BY_HASH, {"digest": digest}).one_or_none()
     if token is None:
         return None
     # The lookup is by hash, so timing reveals nothing of the secret; compare anyway so a
@@ -134,18 +135,18 @@ def find_token(session: Session, secret: str, now: datetime | None = None) -> Ap
     return None
 
 
-def is_expired(token: ApiToken, now: datetime | None = None) -> bool:
+def is_expired(token: ApiToken | Row, now: datetime | None = None) -> bool:
     """True once the token's expiry has passed."""
     return token.expires_at is not None and token.expires_at <= (now or utcnow())
 
 
-def find_active_token(session: Session, secret: str) -> ApiToken | None:
+def find_active_token(session: Session, secret: str) -> Row | None:
     """The usable (unrevoked, unexpired) token with this secret, or None."""
     token = find_token(session, secret)
     return None if token is None or is_expired(token) else token
 
 
-def needs_touch(token: ApiToken, now: datetime | None = None) -> bool:
+def needs_touch(token: ApiToken | Row, now: datetime | None = None) -> bool:
     """True when the token's last use is older than ``TOUCH_EVERY`` (or unknown)."""
     return token.last_used_at is None or token.last_used_at < (now or utcnow()) - TOUCH_EVERY
 
