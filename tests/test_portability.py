@@ -7,7 +7,7 @@ import os
 import subprocess
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -332,6 +332,27 @@ def test_restored_instants_and_supersessions_are_the_originals(tmp_path, app, cl
     assert any(row[5] for row in original) and any(row[3] for row in original)
     # The keys and indexes set aside while the rows were loaded are all back.
     assert model_differences(get_db(target).engine) == []
+
+
+def test_instants_at_another_offset_are_restored_in_utc(tmp_path, app, client, auth, blank):
+    create_group(client, auth)
+    assert accede(client, auth, "JPN", "2024-05-02").status_code == 201
+    lines = dump(app, tmp_path / "registry.jsonl")
+    column = _event_column("recorded_at")
+    two_hours_east = timezone(timedelta(hours=2))
+
+    def east(row: list) -> list:
+        moment = datetime.fromisoformat(row[column]).astimezone(two_hours_east)
+        return [*row[:column], moment.isoformat(), *row[column + 1 :]]
+
+    edited = rewrite(lines, lambda body: _edit_events(body, east))
+    assert "+02:00" in "".join(edited)
+    (tmp_path / "east.jsonl").write_text(file_text(edited), encoding="utf-8")
+    target = blank()
+    restored = cli(target, "restore", str(tmp_path / "east.jsonl"))
+    assert restored.exit_code == 0, restored.output
+    again = dump(target, tmp_path / "again.jsonl")
+    assert without_created_at(again) == without_created_at(lines)
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -13,8 +13,10 @@ ISO 8601 UTC with ``Z``, JSON columns as JSON, SQL NULL as ``null``.
 """
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -88,6 +90,23 @@ def parse(number: int, line: bytes) -> Any:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         raise LineError(number, "not a JSON value") from None
+
+
+def parse_many(number: int, lines: list[bytes]) -> tuple[list, LineError | None]:
+    """The values of the lines (the first numbered ``number``) up to the first that does not
+    parse, and that line's refusal: what ``parse`` gives line by line, mostly in one call."""
+    if all(map(bytes.endswith, lines, repeat(b"\n"))):
+        try:
+            return list(map(orjson.loads, lines)), None
+        except orjson.JSONDecodeError:
+            pass
+    values = []
+    for n, line in enumerate(lines, number):
+        try:
+            values.append(parse(n, line))
+        except LineError as error:
+            return values, error
+    return values, None
 
 
 def check_header(value: Any) -> dict:
@@ -183,18 +202,9 @@ _DECODERS: dict[str, Decoder] = {
 }
 
 
-def decoder(column: DumpedColumn, adapt: Callable[[str, Any], Any] | None = None) -> Decoder:
-    """A function from a dumped value to the value written, raising ValueError if it is not.
-
-    ``adapt`` turns a decoded value of a kind into what the writer wants (e.g. for COPY).
-    """
+def decoder(column: DumpedColumn) -> Decoder:
+    """A function from a dumped value to the value written, raising ValueError if it is not."""
     decode = _text(column.length) if column.kind == "text" else _DECODERS[column.kind]
-    if adapt is not None:
-        plain, kind = decode, column.kind
-
-        def decode(value):
-            return adapt(kind, plain(value))
-
     if column.nullable:
         inner = decode
 
@@ -204,9 +214,9 @@ def decoder(column: DumpedColumn, adapt: Callable[[str, Any], Any] | None = None
     return decode
 
 
-def row_decoder(table: DumpedTable, adapt=None) -> Callable[[int, Any], list]:
+def row_decoder(table: DumpedTable) -> Callable[[int, Any], list]:
     """A function from a row line's value to the row's values, naming the column at fault."""
-    decoders = [(column.name, decoder(column, adapt)) for column in table.columns]
+    decoders = [(column.name, decoder(column)) for column in table.columns]
     width = len(decoders)
 
     def decode(number: int, value: Any) -> list:
@@ -223,6 +233,98 @@ def row_decoder(table: DumpedTable, adapt=None) -> Callable[[int, Any], list]:
         return out
 
     return decode
+
+
+# --- many rows at once -----------------------------------------------------------------------
+
+ColumnDecoder = Callable[[Sequence], Sequence]
+# What a writer wants of a column's decoded values (e.g. for COPY), given the column's kind.
+Adapter = Callable[[str, Sequence], Sequence]
+
+
+def rows_decoder(table: DumpedTable, adapt: Adapter | None = None) -> Callable[[int, list], list]:
+    """A function from the values of consecutive row lines (the first one's number) to the rows
+    to write.
+
+    Each column is checked in one pass over its cells, mostly in C; a batch with any cell that
+    pass does not take goes through ``row_decoder``, which names the first bad cell (or, for
+    the rare value the pass leaves to it, decodes it): the same rows, the same refusals.
+    """
+    one_by_one = row_decoder(table)
+    columns = [_column_decoder(column) for column in table.columns]
+    kinds = [column.kind for column in table.columns]
+    width = len(columns)
+
+    def decode(number: int, values: list) -> list:
+        try:
+            if set(map(len, values)) != {width}:
+                raise ValueError("not all rows of the table")
+            cells = [
+                check(column)
+                for check, column in zip(columns, zip(*values, strict=True), strict=True)
+            ]
+        except (ValueError, TypeError):
+            rows = [one_by_one(n, value) for n, value in enumerate(values, number)]
+            cells = list(zip(*rows, strict=True))
+        if adapt is not None:
+            cells = [adapt(kind, column) for kind, column in zip(kinds, cells, strict=True)]
+        return list(zip(*cells, strict=True))
+
+    return decode
+
+
+def _column_decoder(column: DumpedColumn) -> ColumnDecoder:
+    """A column's cells decoded at once, as ``decoder`` decodes each; ValueError if any is not."""
+    allowed = {type(None)} if column.nullable else set()
+    if column.kind in _PLAIN_TYPES:
+        allowed.add(_PLAIN_TYPES[column.kind])
+        length = column.length if column.kind == "text" else None
+
+        def decode(cells):
+            if not set(map(type, cells)) <= allowed:
+                raise ValueError("a cell of another type")
+            # filter(None, …): the nulls go, and an empty text is never too long.
+            if length is not None and max(map(len, filter(None, cells)), default=0) > length:
+                raise ValueError("a text too long")
+            return cells
+
+        return decode
+    if column.kind in _PARSED:
+        parse, lengths, check = _PARSED[column.kind]
+        allowed.add(str)
+
+        def decode(cells):
+            if not set(map(type, cells)) <= allowed:
+                raise ValueError("a cell of another type")
+            if lengths is not None and not set(map(len, filter(None, cells))) <= lengths:
+                raise ValueError("a cell of another length")
+            values = (
+                [None if cell is None else parse(cell) for cell in cells]
+                if column.nullable
+                else list(map(parse, cells))
+            )
+            if check is not None:
+                check(filter(None, values))
+            return values
+
+        return decode
+    one = decoder(column)
+    return lambda cells: list(map(one, cells))
+
+
+def _in_utc(instants: Iterable[datetime]) -> None:
+    """Refuse a naive instant, and one with another offset (the cell-by-cell decoder moves
+    those into UTC); the instants left are those ``_instant`` gives."""
+    if not set(map(attrgetter("tzinfo"), instants)) <= {UTC}:
+        raise ValueError("an instant not in UTC")
+
+
+# Kinds a type check decides, and kinds parsed from text of known lengths, then checked.
+_PLAIN_TYPES = {"integer": int, "boolean": bool, "text": str}
+_PARSED = {
+    "date": (date.fromisoformat, {10}, None),
+    "instant": (datetime.fromisoformat, None, _in_utc),
+}
 
 
 def lines_of(chunks: Iterable[bytes]) -> Iterator[bytes]:

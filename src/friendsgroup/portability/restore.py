@@ -3,7 +3,8 @@ the rules of history re-checked, all in one transaction."""
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from itertools import groupby
+from itertools import groupby, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
@@ -14,12 +15,14 @@ from ..history import Step, timeline_problem
 from ..models import Event, Group, Instrument, Participant
 from . import PortabilityError
 from .dump import dump_chunks
-from .dumpfile import Body, LineError, check_header, lines_of, parse, row_decoder
+from .dumpfile import Body, LineError, check_header, lines_of, parse, parse_many, rows_decoder
 from .schema import NOT_FACTS, TOKENS, DumpedTable, all_tables, dumped_table
 from .writers import adapter_for, advance_sequences, keys_after_rows, writer_for
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 50_000
+# Lines read, parsed and checked at once.
+BATCH = 2_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -61,11 +64,11 @@ def restore_lines(
             f"database at {status.current or 'base'}, code expects {status.head}: "
             "run 'friendsgroup db upgrade' first"
         )
-    numbered = enumerate(lines, start=1)
-    first = next(numbered, None)
+    lines = iter(lines)
+    first = next(lines, None)
     if first is None:
         raise PortabilityError("the file is empty")
-    header = check_header(parse(*first))
+    header = check_header(parse(1, first))
     if header["revision"] != status.head:
         raise PortabilityError(
             f"the dump is of schema revision {header['revision']}, this database is at "
@@ -76,7 +79,7 @@ def restore_lines(
     with writing.connect() as connection, connection.begin():
         _refuse_if_not_empty(connection, plan)
         with keys_after_rows(connection, [table for table, _ in plan]):
-            counts = _load(connection, numbered, plan, progress)
+            counts = _load(connection, lines, plan, progress)
         if progress and sum(counts.values()) >= PROGRESS_EVERY:
             progress("restore: checking the rules of history")
         _check_history(connection)
@@ -129,60 +132,111 @@ def _refuse_if_not_empty(connection: Connection, plan) -> None:
             )
 
 
-def _load(connection: Connection, numbered: Iterator, plan, progress) -> dict[str, int]:
+def _load(connection: Connection, lines: Iterator[bytes], plan, progress) -> dict[str, int]:
     """Write every row, checking each line, the sections against the header, the digest."""
-    body = Body()
-    counts: dict[str, int] = {}
-    pending = iter(plan)
-    adapt = adapter_for(connection)
-    table = writer = decode = None
-    expected = done = 0
-
-    def finish(number: int) -> None:
-        if table is None:
-            return
-        writer.close()
-        if done != expected:
-            raise LineError(number, f"{table.name} has {done} rows, the header says {expected}")
-        counts[table.name] = done
-
+    load = _Load(connection, plan, progress)
     try:
-        for number, line in numbered:
-            value = parse(number, line)
-            if type(value) is list:
-                if table is None:
-                    raise LineError(number, "a row before the first table")
-                writer.add(decode(number, value))
-                body.update(line)
-                done += 1
-                if progress and done % PROGRESS_EVERY == 0:
-                    progress(f"restore: {table.name} {done:,}/{expected:,}")
-                continue
-            if type(value) is dict and "table" in value:
-                finish(number)
-                following = next(pending, None)
-                if following is None or following[0].name != value["table"]:
-                    wanted = following[0].name if following else "the closing line"
-                    raise LineError(number, f"table {value['table']!r} where {wanted} was due")
-                (table, expected), done = following, 0
-                writer = writer_for(connection, table)
-                decode = row_decoder(table, adapt)
-                body.update(line)
-                continue
-            if type(value) is dict and value.get("end") is True:
-                finish(number)
-                table = None
-                _check_closing(number, value, body, sum(counts.values()), pending)
-                for extra, _ in numbered:
-                    raise LineError(extra, "a line after the closing line")
-                return counts
-            raise LineError(number, "neither a row, a table nor the closing line")
-        raise PortabilityError("the file ends before its closing line: it is truncated")
+        # Line 1, the header, is read already.
+        for number, batch in _batches(lines, 2):
+            if load.closed:
+                raise LineError(number, "a line after the closing line")
+            load.lines(number, batch)
+        if not load.closed:
+            raise PortabilityError("the file ends before its closing line: it is truncated")
+        return load.counts
     except BaseException:
-        # An open COPY must be ended before the transaction can be rolled back.
-        if table is not None and hasattr(writer, "abort"):
-            writer.abort()
+        load.abort()
         raise
+
+
+def _batches(lines: Iterator[bytes], number: int) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines in lists of at most BATCH, each with the number of its first line."""
+    while batch := list(islice(lines, BATCH)):
+        yield number, batch
+        number += len(batch)
+
+
+class _Load:
+    """A restore between two lines: the table being loaded, its writer, the digest so far."""
+
+    def __init__(self, connection: Connection, plan, progress) -> None:
+        self.connection, self.progress = connection, progress
+        self.pending = iter(plan)
+        self.adapt = adapter_for(connection)
+        self.body = Body()
+        self.counts: dict[str, int] = {}
+        self.table = self.writer = self.decode = None
+        self.expected = self.done = 0
+        self.closed = False
+
+    def lines(self, number: int, batch: list[bytes]) -> None:
+        """Lines from ``number`` on: each run of rows at once, every other line by itself."""
+        values, broken = parse_many(number, batch)
+        kinds = list(map(type, values))
+        start = 0
+        while start < len(values):
+            end = start
+            while end < len(kinds) and kinds[end] is list:
+                end += 1
+            if end > start:
+                self.rows(number + start, batch[start:end], values[start:end])
+            if end < len(values):
+                self.line(number + end, batch[end], values[end])
+                end += 1
+            start = end
+        if broken is not None:
+            if self.closed:
+                raise LineError(number + len(values), "a line after the closing line")
+            raise broken
+
+    def rows(self, number: int, lines: list[bytes], values: list[list]) -> None:
+        """Consecutive row lines of the current table, checked, written and digested."""
+        if self.closed:
+            raise LineError(number, "a line after the closing line")
+        if self.table is None:
+            raise LineError(number, "a row before the first table")
+        self.writer.add(self.decode(number, values))
+        self.body.update(b"".join(lines))
+        before, self.done = self.done, self.done + len(values)
+        if self.progress and before // PROGRESS_EVERY < self.done // PROGRESS_EVERY:
+            self.progress(f"restore: {self.table.name} {self.done:,}/{self.expected:,}")
+
+    def line(self, number: int, line: bytes, value) -> None:
+        """A line that is no row: a table's opening, the closing line, or a refusal."""
+        if self.closed:
+            raise LineError(number, "a line after the closing line")
+        if type(value) is dict and "table" in value:
+            self.finish(number)
+            following = next(self.pending, None)
+            if following is None or following[0].name != value["table"]:
+                wanted = following[0].name if following else "the closing line"
+                raise LineError(number, f"table {value['table']!r} where {wanted} was due")
+            (self.table, self.expected), self.done = following, 0
+            self.writer = writer_for(self.connection, self.table)
+            self.decode = rows_decoder(self.table, self.adapt)
+            self.body.update(line)
+            return
+        if type(value) is dict and value.get("end") is True:
+            self.finish(number)
+            _check_closing(number, value, self.body, sum(self.counts.values()), self.pending)
+            self.closed = True
+            return
+        raise LineError(number, "neither a row, a table nor the closing line")
+
+    def finish(self, number: int) -> None:
+        """The end of the current table's rows: all written, as many as the header says."""
+        if self.table is None:
+            return
+        self.writer.close()
+        name, done, self.table = self.table.name, self.done, None
+        if done != self.expected:
+            raise LineError(number, f"{name} has {done} rows, the header says {self.expected}")
+        self.counts[name] = done
+
+    def abort(self) -> None:
+        """An open COPY must be ended before the transaction can be rolled back."""
+        if self.table is not None and hasattr(self.writer, "abort"):
+            self.writer.abort()
 
 
 def _check_closing(number: int, value: dict, body: Body, rows: int, pending) -> None:
@@ -207,9 +261,9 @@ def _check_history(connection: Connection) -> None:
     rows = connection.execute(statement.execution_options(yield_per=10_000))
     try:
         for (group_id, instrument_id, participant_id), timeline in groupby(
-            rows, key=lambda row: (row.group_id, row.instrument_id, row.participant_id)
+            rows, key=itemgetter(0, 1, 2)
         ):
-            steps = [Step(row.type, row.effective_on, row.id, row.id) for row in timeline]
+            steps = [Step(type_, on, id_, id_) for _, _, _, id_, type_, on in timeline]
             if timeline_problem(steps, None, "", group_id is not None) is not None:
                 problem = _named_problem(connection, steps, group_id, instrument_id, participant_id)
                 raise PortabilityError(f"the dump breaks the rules of history: {problem.detail}")

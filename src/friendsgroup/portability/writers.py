@@ -1,8 +1,7 @@
 """How restored rows reach the database: COPY on PostgreSQL, batched INSERTs elsewhere."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
 
 from psycopg.types.json import Json
 from sqlalchemy import Connection, func, insert, select, text
@@ -24,16 +23,15 @@ def refused(table: str, error: Exception) -> PortabilityError:
 class InsertWriter:
     """Multi-row INSERTs through SQLAlchemy, which stores each type as the app does."""
 
-    adapt = None
-
     def __init__(self, connection: Connection, table: DumpedTable) -> None:
         self.connection = connection
         self.table = table
         self.names = [column.name for column in table.columns]
         self.rows: list[dict] = []
 
-    def add(self, row: list) -> None:
-        self.rows.append(dict(zip(self.names, row, strict=True)))
+    def add(self, rows: list) -> None:
+        names = self.names
+        self.rows.extend(dict(zip(names, row, strict=True)) for row in rows)
         if len(self.rows) >= BATCH:
             self._write()
 
@@ -49,19 +47,20 @@ class InsertWriter:
         self._write()
 
 
-def _for_copy(kind: str, value):
-    """A decoded value as COPY takes it: instants naive in UTC (as stored), JSON wrapped."""
-    if kind == "instant":
-        return value.astimezone(UTC).replace(tzinfo=None)
+def _for_copy(kind: str, values: Sequence) -> Sequence:
+    """A column's decoded values as COPY takes them: JSON wrapped, the rest as they are.
+
+    Decoded instants are in UTC; COPY reads their text (``…+00:00``) into a timestamp column
+    as PostgreSQL reads any literal there, by its wall time, the offset ignored: in UTC, as
+    the models store them.
+    """
     if kind == "json":
-        return Json(value)
-    return value
+        return [None if value is None else Json(value) for value in values]
+    return values
 
 
 class CopyWriter:
     """One ``COPY … FROM STDIN`` per table, in the restore's transaction."""
-
-    adapt = staticmethod(_for_copy)
 
     def __init__(self, connection: Connection, table: DumpedTable) -> None:
         self.table = table
@@ -73,8 +72,10 @@ class CopyWriter:
         )
         self.copy = self.context.__enter__()
 
-    def add(self, row: list) -> None:
-        self.copy.write_row(row)
+    def add(self, rows: list) -> None:
+        write_row = self.copy.write_row
+        for row in rows:
+            write_row(row)
 
     def close(self) -> None:
         try:
