@@ -13,7 +13,7 @@ from friendsgroup.db import get_db
 from friendsgroup.ingest import bulk, files, writers
 from friendsgroup.ingest.bodies import BodyLoader
 from friendsgroup.ingest.files import file_format
-from friendsgroup.models import Event, Participant
+from friendsgroup.models import Change, Delivery, Event, Group, Participant, Webhook
 from friendsgroup.schemas import CommitmentCreateSchema, EventCreateSchema, ReportCreateSchema
 from tests.support import accede, create_group, snapshot
 
@@ -457,6 +457,55 @@ def test_participants_first_seen_late_and_many_writes_stream_in_order(
         [s["url"] for s in line.get("sources", [])] for line in lines
     ]
     assert sorted(session.scalars(select(Participant.code))) == sorted(codes)
+
+
+@pytest.mark.parametrize("webhooks", [False, True])
+def test_every_event_written_is_logged_once_in_id_order_with_its_deliveries(
+    runner, app, client, auth, friends, tmp_path, monkeypatch, session, webhooks
+):
+    """Each batch's events are logged as it is written, and queued for the webhooks wanting them."""
+    _stream_in_small_pieces(monkeypatch)
+    # An event of the API's in another group, logged by it; KEN is registered.
+    create_group(client, auth, slug="other", name="Other")
+    assert accede(client, auth, "KEN", "2025-01-01", group="other").status_code == 201
+    if webhooks:
+        app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+        for filters in ({}, {"participants": ["KEN"]}):
+            body = {"url": "http://127.0.0.1:9/hook", **filters}
+            assert client.post("/api/v1/webhooks", json=body, headers=auth).status_code == 201
+    lines = _joins_and_leaves(["JPN", "DEU", "KEN", "USA"], 30)
+    result = run(runner, write_jsonl(tmp_path / "events.jsonl", lines))
+    assert result.exit_code == 0, result.output
+    events = session.scalars(select(Event).where(Event.recorded_by == "import")).all()
+    assert len(events) == len(lines)
+    logged = session.scalars(
+        select(Change).where(Change.type == "event.recorded").order_by(Change.id)
+    ).all()
+    assert [c.event_id for c in logged] == sorted(c.event_id for c in logged)
+    mine = [c for c in logged if c.recorded_by == "import"]
+    assert [c.event_id for c in mine] == sorted(e.id for e in events)
+    by_id = {e.id: e for e in events}
+    group_id = session.scalar(select(Group.id).where(Group.slug == "friends"))
+    assert all(
+        (c.recorded_at, c.group_id, c.instrument_id, c.participant_id)
+        == (by_id[c.event_id].recorded_at, group_id, None, by_id[c.event_id].participant_id)
+        for c in mine
+    )
+    assert len({c.txid for c in mine}) == 1
+    deliveries = session.execute(
+        select(Delivery.webhook_id, Delivery.change_id).order_by(
+            Delivery.webhook_id, Delivery.change_id
+        )
+    ).all()
+    if not webhooks:
+        assert deliveries == []
+        return
+    hooks = session.scalars(select(Webhook.id).order_by(Webhook.id)).all()
+    kenya = session.scalar(select(Participant.id).where(Participant.code == "KEN"))
+    assert deliveries == sorted(
+        [(hooks[0], c.id) for c in mine]
+        + [(hooks[1], c.id) for c in mine if c.participant_id == kenya]
+    )
 
 
 def test_a_participant_refused_late_in_a_long_file_is_named(

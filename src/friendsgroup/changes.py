@@ -11,13 +11,13 @@ and id order is commit order.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Insert,
     and_,
-    exists,
     insert,
     literal,
     literal_column,
@@ -127,18 +127,17 @@ def record_registered(session: Session, resources: Iterable[Resource], recorded_
         record_change(session, "registered", resource, recorded_by)
 
 
-def record_bulk_events(session: Session, recorded_at: datetime, recorded_by: str) -> int:
-    """Log every event a bulk writer wrote at ``recorded_at``, in one statement; their number.
+def bulk_event_changes(session: Session, chosen: ColumnElement[bool], returning: bool) -> Insert:
+    """The INSERT that logs the bulk-written events ``chosen`` picks as recorded, in id order.
 
-    The events of one bulk write share their instant and recorder; an event that has its
-    change already (an API write at the same microsecond) is not logged twice.
+    A bulk writer runs it once a batch, naming the batch's own ids, so that exactly its
+    events are logged, each with its instant and recorder. ``returning``: each change's
+    (id, type, group_id, instrument_id, participant_id), for ``queue_deliveries``.
     """
-    if recorded_at.tzinfo is None:
-        recorded_at = recorded_at.replace(tzinfo=UTC)
-    chosen = (
+    chosen_rows = (
         select(
             current_txid(session),
-            literal("event.recorded"),
+            literal(f"{KINDS[Event]}.recorded"),
             Event.recorded_at,
             Event.recorded_by,
             Event.id,
@@ -146,14 +145,11 @@ def record_bulk_events(session: Session, recorded_at: datetime, recorded_by: str
             Event.instrument_id,
             Event.participant_id,
         )
-        .where(
-            Event.recorded_at == recorded_at,
-            Event.recorded_by == recorded_by,
-            ~exists().where(Change.event_id == Event.id),
-        )
+        .where(chosen)
         .order_by(Event.id)
     )
-    statement = insert(Change).from_select(
+    # The table, not the entity: the ids come as parameters, not as rows for the ORM to insert.
+    statement = insert(Change.__table__).from_select(
         [
             "txid",
             "type",
@@ -164,18 +160,20 @@ def record_bulk_events(session: Session, recorded_at: datetime, recorded_by: str
             "instrument_id",
             "participant_id",
         ],
-        chosen,
+        chosen_rows,
     )
-    hooks = active_webhooks(session)
-    if not hooks:
-        return session.execute(statement).rowcount
-    rows = session.execute(
-        statement.returning(
+    if returning:
+        statement = statement.returning(
             Change.id, Change.type, Change.group_id, Change.instrument_id, Change.participant_id
         )
-    ).all()
-    _enqueue(session, hooks, _facts(session, rows))
-    return len(rows)
+    return statement
+
+
+def queue_deliveries(session: Session, rows: list) -> None:
+    """Queue the deliveries of changes written in bulk (rows ``bulk_event_changes`` returned)."""
+    hooks = active_webhooks(session)
+    if hooks and rows:
+        _enqueue(session, hooks, _facts(session, rows))
 
 
 # Built once: every write asks.

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import history
-from ..changes import record_bulk_events
+from ..changes import queue_deliveries
 from ..errors import Problem
 from ..history import Step, Target, lock_participant, timeline_problem
 from ..models import Event, Group, Instrument, Participant, same_day_place
@@ -236,7 +236,8 @@ class _BulkRecorder:
             raise BulkProblems(self.problems)
         if self.writer is not None:
             self.writer.close()
-            record_bulk_events(self.session, self.writer.recorded_at, self.writer.recorded_by)
+            if self.writer.changes:
+                queue_deliveries(self.session, self.writer.changes)
             self.writer = None
         return created
 

@@ -1,4 +1,8 @@
-"""How bulk-checked events reach the database: ids taken ahead, COPY or multi-row INSERT."""
+"""How bulk-checked events reach the database: ids taken ahead, COPY or multi-row INSERT.
+
+Each batch of events is logged in the change log as soon as it is written, by one
+INSERT … SELECT of exactly its ids (``changes.bulk_event_changes``).
+"""
 
 import json
 import queue
@@ -6,9 +10,11 @@ import re
 import threading
 from datetime import UTC, date
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, any_, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..changes import active_webhooks, bulk_event_changes
 from ..models import Event, Source
 from ..timeutil import utcnow
 from .lines import NewEvent
@@ -45,6 +51,8 @@ class Writer:
         self.session = session
         self.recorded_by = recorded_by
         self.recorded_at = utcnow()
+        # The changes of the events written, kept only when webhooks wait for them.
+        self.changes: list | None = [] if active_webhooks(session) else None
 
     def event_row(self, event_id: int, item: NewEvent, key: tuple[str, int], who: int) -> tuple:
         data = item.data
@@ -104,6 +112,12 @@ class BatchWriter(Writer):
         self.next_id = (session.scalar(select(func.max(Event.id))) or 0) + 1
         self.events: list[dict] = []
         self.sources: list[dict] = []
+        # A batch's ids are consecutive: nothing else writes while SQLite's lock is held.
+        self.log = bulk_event_changes(
+            session,
+            Event.id.between(bindparam("first"), bindparam("last")),
+            self.changes is not None,
+        )
 
     def add(self, item: NewEvent, key: tuple[str, int], who: int) -> None:
         event_id = self.next_id
@@ -117,12 +131,17 @@ class BatchWriter(Writer):
             self.close()
 
     def close(self) -> None:
-        if self.events:
-            self.session.execute(insert(Event.__table__), self.events)
-            self.events = []
+        if not self.events:
+            return
+        self.session.execute(insert(Event.__table__), self.events)
         if self.sources:
             self.session.execute(insert(Source.__table__), self.sources)
-            self.sources = []
+        logged = self.session.execute(
+            self.log, {"first": self.events[0]["id"], "last": self.events[-1]["id"]}
+        )
+        if self.changes is not None:
+            self.changes.extend(logged.all())
+        self.events, self.sources = [], []
 
 
 class CopyWriter(Writer):
@@ -147,6 +166,13 @@ class CopyWriter(Writer):
         self.sequence = self.cursor.execute(
             "SELECT pg_get_serial_sequence('events', 'id')"
         ).fetchone()[0]
+        # The change log's INSERT, as the thread sends it on the driver's own cursor.
+        log = bulk_event_changes(
+            session,
+            Event.id == any_(bindparam("ids", type_=ARRAY(Integer))),
+            self.changes is not None,
+        ).compile(dialect=session.get_bind().dialect)
+        self.log_statement, self.log_parameters = str(log), log.params
         self.rows: list[tuple] = []  # (event row without its id, its sources' rows or None)
         self.target_cells: dict[tuple[str, int], str] = {}
         self.days: dict[date, str] = {}
@@ -154,8 +180,9 @@ class CopyWriter(Writer):
         self.queue: queue.Queue = queue.Queue(self.HANDOFFS_IN_FLIGHT)
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        # The thread's own state: ids taken ahead, the open COPY, the sources of its events.
+        # The thread's own state: ids taken ahead, the open COPY, its events' ids and sources.
         self.ids: list[int] = []
+        self.copied: list[int] = []
         self.batch = self.FIRST_BATCH
         self.copy_context = None
         self.copy = None
@@ -274,6 +301,7 @@ class CopyWriter(Writer):
                 self._end_copy()
                 self._take_ids()
             event_id = self.ids.pop()
+            self.copied.append(event_id)
             lines.append(f"{event_id}\t{row}\n")
             if sources:
                 self.sources.extend(
@@ -299,7 +327,7 @@ class CopyWriter(Writer):
         self.batch = min(self.batch * 4, self.LAST_BATCH)
 
     def _end_copy(self, aborted: bool = False) -> None:
-        """End the open COPY of events (the server checks them), then COPY their sources."""
+        """End the open COPY of events (the server checks them), COPY their sources, log them."""
         if self.copy is not None:
             context, self.copy_context, self.copy = self.copy_context, None, None
             if aborted:
@@ -316,6 +344,15 @@ class CopyWriter(Writer):
                 for at in range(0, len(self.sources), 1_000):
                     copy.write("".join(self.sources[at : at + 1_000]))
         self.sources = []
+        if self.copied and not aborted:
+            self._log_changes()
+        self.copied = []
+
+    def _log_changes(self) -> None:
+        """The change log's rows of the events just copied, by one INSERT … SELECT of their ids."""
+        self.cursor.execute(self.log_statement, {**self.log_parameters, "ids": self.copied})
+        if self.changes is not None:
+            self.changes.extend(self.cursor.fetchall())
 
 
 # COPY's text format: tab between cells, \N for NULL, backslash escapes in text.
