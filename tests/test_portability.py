@@ -416,6 +416,12 @@ def _participant_nobody_is(body: list[str]) -> list[str]:
     return _edit_events(body, lambda row: [*row[:column], 999_999, *row[column + 1 :]])
 
 
+def _participant_past_four_bytes(body: list[str]) -> list[str]:
+    """Participant ids 2**32 above real ones: too large for their column, whatever they wrap to."""
+    column = _event_column("participant_id")
+    return _edit_events(body, lambda row: [*row[:column], row[column] + 2**32, *row[column + 1 :]])
+
+
 def _header(lines: list[str], **changes) -> str:
     return file_text([json.dumps({**json.loads(lines[0]), **changes}), *lines[1:]])
 
@@ -444,6 +450,10 @@ REFUSALS = {
     ),
     "a key to nothing": (
         lambda lines: file_text(rewrite(lines, _participant_nobody_is)),
+        "events: the database refused a row",
+    ),
+    "an integer out of range": (
+        lambda lines: file_text(rewrite(lines, _participant_past_four_bytes)),
         "events: the database refused a row",
     ),
     "an unknown table": (

@@ -10,10 +10,10 @@ from friendsgroup.models import Event
 from friendsgroup.portability import dumpfile
 from friendsgroup.portability.dumpfile import (
     LineError,
+    columns_decoder,
     encode_line,
     parse_many,
     row_decoder,
-    rows_decoder,
 )
 from friendsgroup.portability.schema import dumped_table
 
@@ -52,6 +52,10 @@ def one_by_one(values: list) -> list:
     return [tuple(decode(number, value)) for number, value in enumerate(values, 10)]
 
 
+def rows_of(columns: list) -> list:
+    return list(zip(*columns, strict=True))
+
+
 def test_many_rows_in_utc_are_decoded_column_by_column(monkeypatch):
     in_utc = [value for value in AWKWARD if "+02:00" not in str(value)]
     expected = one_by_one(in_utc)
@@ -60,11 +64,11 @@ def test_many_rows_in_utc_are_decoded_column_by_column(monkeypatch):
         return lambda number, value: pytest.fail("decoded row by row")
 
     monkeypatch.setattr(dumpfile, "row_decoder", never)
-    assert rows_decoder(EVENTS)(10, in_utc) == expected
+    assert rows_of(columns_decoder(EVENTS)(10, in_utc)) == expected
 
 
 def test_many_rows_decode_as_each_row_does():
-    decoded = rows_decoder(EVENTS)(10, AWKWARD)
+    decoded = rows_of(columns_decoder(EVENTS)(10, AWKWARD))
     assert decoded == one_by_one(AWKWARD)
     recorded = NAMES.index("recorded_at")
     assert decoded[2][recorded] == datetime(2024, 5, 2, 10, 0, 0, 500000, tzinfo=UTC)
@@ -90,7 +94,7 @@ def test_a_bad_cell_among_many_is_refused_as_alone(case):
     with pytest.raises(LineError) as alone:
         one_by_one(values)
     with pytest.raises(LineError) as among_many:
-        rows_decoder(EVENTS)(10, values)
+        columns_decoder(EVENTS)(10, values)
     assert str(among_many.value) == str(alone.value)
     assert str(alone.value).startswith("line 14: events.")
 
@@ -98,7 +102,7 @@ def test_a_bad_cell_among_many_is_refused_as_alone(case):
 def test_a_row_of_another_width_is_refused_as_alone():
     values = [event(id=1), event(id=2)[:-1]]
     with pytest.raises(LineError, match="line 11: not a row of events"):
-        rows_decoder(EVENTS)(10, values)
+        columns_decoder(EVENTS)(10, values)
 
 
 def test_lines_parsed_at_once_stop_at_the_first_bad_line():

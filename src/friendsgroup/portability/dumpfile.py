@@ -238,37 +238,31 @@ def row_decoder(table: DumpedTable) -> Callable[[int, Any], list]:
 # --- many rows at once -----------------------------------------------------------------------
 
 ColumnDecoder = Callable[[Sequence], Sequence]
-# What a writer wants of a column's decoded values (e.g. for COPY), given the column's kind.
-Adapter = Callable[[str, Sequence], Sequence]
 
 
-def rows_decoder(table: DumpedTable, adapt: Adapter | None = None) -> Callable[[int, list], list]:
-    """A function from the values of consecutive row lines (the first one's number) to the rows
-    to write.
+def columns_decoder(table: DumpedTable) -> Callable[[int, list], list[Sequence]]:
+    """A function from the values of consecutive row lines (the first one's number) to their
+    decoded columns, each a sequence of the rows' values.
 
     Each column is checked in one pass over its cells, mostly in C; a batch with any cell that
     pass does not take goes through ``row_decoder``, which names the first bad cell (or, for
-    the rare value the pass leaves to it, decodes it): the same rows, the same refusals.
+    the rare value the pass leaves to it, decodes it): the same values, the same refusals.
     """
     one_by_one = row_decoder(table)
     columns = [_column_decoder(column) for column in table.columns]
-    kinds = [column.kind for column in table.columns]
     width = len(columns)
 
-    def decode(number: int, values: list) -> list:
+    def decode(number: int, values: list) -> list[Sequence]:
         try:
             if set(map(len, values)) != {width}:
                 raise ValueError("not all rows of the table")
-            cells = [
+            return [
                 check(column)
                 for check, column in zip(columns, zip(*values, strict=True), strict=True)
             ]
         except (ValueError, TypeError):
             rows = [one_by_one(n, value) for n, value in enumerate(values, number)]
-            cells = list(zip(*rows, strict=True))
-        if adapt is not None:
-            cells = [adapt(kind, column) for kind, column in zip(kinds, cells, strict=True)]
-        return list(zip(*cells, strict=True))
+            return list(zip(*rows, strict=True))
 
     return decode
 

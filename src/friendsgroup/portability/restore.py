@@ -15,9 +15,9 @@ from ..history import Step, timeline_problem
 from ..models import Event, Group, Instrument, Participant
 from . import PortabilityError
 from .dump import dump_chunks
-from .dumpfile import Body, LineError, check_header, lines_of, parse, parse_many, rows_decoder
+from .dumpfile import Body, LineError, check_header, columns_decoder, lines_of, parse, parse_many
 from .schema import NOT_FACTS, TOKENS, DumpedTable, all_tables, dumped_table
-from .writers import adapter_for, advance_sequences, keys_after_rows, writer_for
+from .writers import advance_sequences, keys_after_rows, writer_for
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 50_000
@@ -162,7 +162,6 @@ class _Load:
     def __init__(self, connection: Connection, plan, progress) -> None:
         self.connection, self.progress = connection, progress
         self.pending = iter(plan)
-        self.adapt = adapter_for(connection)
         self.body = Body()
         self.counts: dict[str, int] = {}
         self.table = self.writer = self.decode = None
@@ -213,7 +212,7 @@ class _Load:
                 raise LineError(number, f"table {value['table']!r} where {wanted} was due")
             (self.table, self.expected), self.done = following, 0
             self.writer = writer_for(self.connection, self.table)
-            self.decode = rows_decoder(self.table, self.adapt)
+            self.decode = columns_decoder(self.table)
             self.body.update(line)
             return
         if type(value) is dict and value.get("end") is True:

@@ -3,6 +3,7 @@
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
@@ -29,9 +30,10 @@ class InsertWriter:
         self.names = [column.name for column in table.columns]
         self.rows: list[dict] = []
 
-    def add(self, rows: list) -> None:
+    def add(self, columns: list[Sequence]) -> None:
+        """Decoded columns of consecutive rows, written in batches."""
         names = self.names
-        self.rows.extend(dict(zip(names, row, strict=True)) for row in rows)
+        self.rows.extend(dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True))
         if len(self.rows) >= BATCH:
             self._write()
 
@@ -48,34 +50,73 @@ class InsertWriter:
 
 
 def _for_copy(kind: str, values: Sequence) -> Sequence:
-    """A column's decoded values as COPY takes them: JSON wrapped, the rest as they are.
-
-    Decoded instants are in UTC; COPY reads their text (``…+00:00``) into a timestamp column
-    as PostgreSQL reads any literal there, by its wall time, the offset ignored: in UTC, as
-    the models store them.
-    """
+    """A column's decoded values as COPY takes them: instants naive (in UTC, as the models store
+    them; decoded instants are in UTC already), JSON wrapped, the rest as they are."""
+    if kind == "instant":
+        return [None if value is None else value.replace(tzinfo=None) for value in values]
     if kind == "json":
         return [None if value is None else Json(value) for value in values]
     return values
 
 
+# The integer types' bounds: binary COPY would wrap a larger value round, not refuse it.
+_INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+
+_COLUMN_TYPES = text(
+    "SELECT attname, atttypid FROM pg_attribute "
+    "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
+)
+
+
 class CopyWriter:
-    """One ``COPY … FROM STDIN`` per table, in the restore's transaction."""
+    """One ``COPY … FROM STDIN`` per table, in the restore's transaction: binary, each value
+    of its column's own type, when psycopg knows every type (the server parses no text)."""
 
     def __init__(self, connection: Connection, table: DumpedTable) -> None:
         self.table = table
-        self.cursor = connection.connection.driver_connection.cursor()
+        driver = connection.connection.driver_connection
+        oids = dict(connection.execute(_COLUMN_TYPES, {"table": table.name}).all())
+        types = [driver.adapters.types.get(oids[column.name]) for column in table.columns]
+        binary = all(types)
+        self.bounds = [
+            (position, kind.name, _INTEGER_BOUNDS[kind.name])
+            for position, kind in enumerate(types)
+            if kind is not None and kind.name in _INTEGER_BOUNDS
+        ]
+        self.cursor = driver.cursor()
         preparer = connection.dialect.identifier_preparer
         columns = ", ".join(preparer.quote(column.name) for column in table.columns)
         self.context = self.cursor.copy(
             f"COPY {preparer.format_table(table.table)} ({columns}) FROM STDIN"
+            + (" (FORMAT BINARY)" if binary else "")
         )
         self.copy = self.context.__enter__()
+        if binary:
+            self.copy.set_types([kind.oid for kind in types])
 
-    def add(self, rows: list) -> None:
+    def add(self, columns: list[Sequence]) -> None:
+        """Decoded columns of consecutive rows, written row by row."""
+        self._check_bounds(columns)
+        kinds = [column.kind for column in self.table.columns]
+        cells = [_for_copy(kind, values) for kind, values in zip(kinds, columns, strict=True)]
         write_row = self.copy.write_row
-        for row in rows:
-            write_row(row)
+        try:
+            for row in zip(*cells, strict=True):
+                write_row(row)
+        except psycopg.Error as error:  # the server may refuse a row before COPY ends
+            raise refused(self.table.name, error) from None
+
+    def _check_bounds(self, columns: list[Sequence]) -> None:
+        """Refuse an integer its column's type cannot hold, as the server would refuse it."""
+        for position, name, bound in self.bounds:
+            # filter(None, …): nulls and zeros are in range.
+            present = list(filter(None, columns[position]))
+            if present and (min(present) < -bound or max(present) >= bound):
+                column = self.table.columns[position].name
+                raise PortabilityError(
+                    f"{self.table.name}: the database refused a row: "
+                    f"{column} out of range for type {name}"
+                )
 
     def close(self) -> None:
         try:
@@ -99,11 +140,6 @@ def writer_for(connection: Connection, table: DumpedTable):
     if connection.dialect.name == "postgresql":
         return CopyWriter(connection, table)
     return InsertWriter(connection, table)
-
-
-def adapter_for(connection: Connection):
-    """What the writer of this database wants decoded values turned into."""
-    return _for_copy if connection.dialect.name == "postgresql" else None
 
 
 def advance_sequences(connection: Connection, tables: list[DumpedTable]) -> None:
