@@ -207,11 +207,13 @@ class Server:
 
 
 @contextmanager
-def running_server(database_url: str, log_dir: Path, workers: int = 3) -> Iterator[Server]:
-    """``friendsgroup serve --workers N`` on a free port, stopped on exit."""
+def running_server(
+    database_url: str, log_dir: Path, workers: int = 3, env: dict | None = None
+) -> Iterator[Server]:
+    """``friendsgroup serve --workers N`` on a free port (``env`` added), stopped on exit."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import make_url, text
 
 from friendsgroup.db import Bounds, Database, make_engine
-from friendsgroup.watchdog import CHECK_EVERY, Watchdog
+from friendsgroup.watchdog import CHECK_EVERY, Watchdog, watchdog_of
 
 URL = os.environ.get("TEST_DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(
@@ -90,12 +90,13 @@ def test_a_connection_closed_or_moved_to_another_socket_is_left_alone(dog, stand
 
 
 def test_stopping_ends_the_thread_and_forgets_every_wait(dog, stand_in):
-    before = threads_named("db-watchdog")
+    # Counted by this watchdog's own name: other tests' watchdogs may be ending meanwhile.
+    assert threads_named(dog.thread_name) == 0
     dog.arm(stand_in)
-    assert threads_named("db-watchdog") == before + 1
+    assert threads_named(dog.thread_name) == 1
     dog.stop()
     past_the_bound()
-    assert threads_named("db-watchdog") == before
+    assert threads_named(dog.thread_name) == 0
     assert not was_cut(stand_in)
 
 
@@ -154,21 +155,17 @@ def test_an_invalidated_pooled_connection_is_forgotten():
         engine.dispose()
 
 
-def watchdog_threads() -> int:
-    return threads_named("db-watchdog")
-
-
 @needs_postgres
 def test_disposing_of_a_database_ends_its_watchdog_thread_until_the_next_use():
-    before = watchdog_threads()
     database = Database(URL, bounds=Bounds(statement=BOUND))
+    name = watchdog_of(database.engine).thread_name
     with database.transaction(write=False) as session:
         session.execute(text("SELECT 1"))
-    assert watchdog_threads() == before + 1
+    assert threads_named(name) == 1
     database.dispose()
     time.sleep(2 * CHECK_EVERY)
-    assert watchdog_threads() == before
+    assert threads_named(name) == 0
     with database.transaction(write=False) as session:  # used again: watched again
         assert session.execute(text("SELECT 1")).scalar() == 1
-    assert watchdog_threads() == before + 1
+    assert threads_named(name) == 1
     database.dispose()

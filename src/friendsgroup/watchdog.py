@@ -30,6 +30,8 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._pid = 0
+        # Its own name: a process may hold several engines, each with its watchdog.
+        self.thread_name = f"db-watchdog-{id(self):x}"
 
     def arm(self, dbapi_connection, bound: float | None = None) -> None:
         """The connection starts waiting on the server (for ``bound`` seconds at most)."""
@@ -52,7 +54,7 @@ class Watchdog:
                     self._pid = os.getpid()
                     self._stopped = threading.Event()
                     self._thread = threading.Thread(
-                        target=self._run, args=(self._stopped,), name="db-watchdog", daemon=True
+                        target=self._run, args=(self._stopped,), name=self.thread_name, daemon=True
                     )
                     self._thread.start()
 
@@ -103,9 +105,14 @@ def _shut_down(fd: int) -> None:
 _WATCHED: "weakref.WeakKeyDictionary[Engine, Watchdog]" = weakref.WeakKeyDictionary()
 
 
+def watchdog_of(engine: Engine) -> Watchdog | None:
+    """The watchdog bounding ``engine``'s connections, if it has one."""
+    return _WATCHED.get(engine)
+
+
 def stop_watching(engine: Engine) -> None:
     """End the watchdog thread of ``engine``, if it has one (after ``engine.dispose()``)."""
-    dog = _WATCHED.get(engine)
+    dog = watchdog_of(engine)
     if dog is not None:
         dog.stop()
 
