@@ -23,6 +23,8 @@ NAMED_TABLES = frozenset(
 # A column whose first setting ends a row's life (the row stays): how the entry calls that.
 ENDINGS = {"retracted_at": "retracted", "revoked_at": "revoked"}
 OUTCOMES = ("success", "refused")
+# Built once: every write adds an entry.
+AUDIT_INSERT = insert(AuditEntry)
 
 
 @dataclass
@@ -176,7 +178,7 @@ def record(
         "rows": named or None,
     }
     # One INSERT: the entry is never read back or changed, so it needs no ORM object.
-    session.execute(insert(AuditEntry), entry)
+    session.connection().execute(AUDIT_INSERT, entry)
     return entry
 
 

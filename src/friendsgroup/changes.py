@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Insert,
+    Row,
     and_,
     insert,
     literal,
@@ -96,6 +97,19 @@ def _columns(resource: Resource) -> dict:
     return {"participant_id": resource.id}
 
 
+# The change row's INSERT, built once per kind of database (their txid differs).
+_CHANGE_INSERTS: dict[str, Insert] = {}
+
+
+def _change_insert(session: Session) -> Insert:
+    kind = session.get_bind().dialect.name
+    statement = _CHANGE_INSERTS.get(kind)
+    if statement is None:
+        statement = insert(Change).values(txid=current_txid(session)).returning(Change.id)
+        _CHANGE_INSERTS[kind] = statement
+    return statement
+
+
 def record_change(
     session: Session, verb: str, resource: Resource, recorded_by: str, at: datetime | None = None
 ) -> None:
@@ -104,10 +118,14 @@ def record_change(
     columns = _columns(resource)
     kind = f"{KINDS[type(resource)]}.{verb}"
     # One INSERT … RETURNING: nothing reads the row back, so no ORM object and flush for it.
-    change_id = session.execute(
-        insert(Change).values(txid=current_txid(session)).returning(Change.id),
-        {"type": kind, "recorded_at": at or utcnow(), "recorded_by": recorded_by, **columns},
-    ).scalar_one()
+    change_id = (
+        session.connection()
+        .execute(
+            _change_insert(session),
+            {"type": kind, "recorded_at": at or utcnow(), "recorded_by": recorded_by, **columns},
+        )
+        .scalar_one()
+    )
     hooks = active_webhooks(session)
     if hooks:
         fact = (
@@ -176,13 +194,15 @@ def queue_deliveries(session: Session, rows: list) -> None:
         _enqueue(session, hooks, _facts(session, rows))
 
 
-# Built once: every write asks.
-ACTIVE_WEBHOOKS = select(Webhook).where(Webhook.disabled_at.is_(None))
+# Built once: every write asks. Only what choosing and queueing deliveries reads.
+ACTIVE_WEBHOOKS = select(
+    Webhook.id, Webhook.types, Webhook.groups, Webhook.instruments, Webhook.participants
+).where(Webhook.disabled_at.is_(None))
 
 
-def active_webhooks(session: Session) -> list[Webhook]:
-    """The webhooks deliveries are queued for (not disabled)."""
-    return list(session.scalars(ACTIVE_WEBHOOKS))
+def active_webhooks(session: Session) -> list[Row]:
+    """The webhooks deliveries are queued for (not disabled): their ids and filters."""
+    return session.connection().execute(ACTIVE_WEBHOOKS).all()
 
 
 def _facts(
@@ -206,7 +226,7 @@ def _names(session: Session, key, name, ids: set) -> dict:
 
 
 def wants(
-    hook: Webhook, type_: str, group: str | None, instrument: str | None, participant: str | None
+    hook: Row, type_: str, group: str | None, instrument: str | None, participant: str | None
 ) -> bool:
     """True when the change passes every filter the webhook set (an unset filter passes all)."""
     return (
@@ -217,7 +237,7 @@ def wants(
     )
 
 
-def _enqueue(session: Session, hooks: list[Webhook], facts: list) -> None:
+def _enqueue(session: Session, hooks: list[Row], facts: list) -> None:
     """One pending delivery per (change, webhook that wants it)."""
     now = utcnow()
     rows = [
