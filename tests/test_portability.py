@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from friendsgroup.db import get_db
 from friendsgroup.migrate import model_differences, upgrade
 from friendsgroup.models import Base, Event, Group
+from friendsgroup.portability import writers
 from friendsgroup.timeutil import isoformat_z, utcnow
 from friendsgroup.tokens import create_token
 from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_database, _worker
@@ -353,6 +354,19 @@ def test_instants_at_another_offset_are_restored_in_utc(tmp_path, app, client, a
     assert restored.exit_code == 0, restored.output
     again = dump(target, tmp_path / "again.jsonl")
     assert without_created_at(again) == without_created_at(lines)
+
+
+def test_tables_of_other_column_types_are_copied_as_text(
+    tmp_path, app, client, auth, blank, monkeypatch
+):
+    build_registry(client, auth)
+    lines = dump(app, tmp_path / "registry.jsonl")
+    # As if no column had a type binary COPY writes: every table goes the text way.
+    monkeypatch.setattr(writers, "_BINARY_TYPES", {kind: set() for kind in writers._BINARY_TYPES})
+    target = blank()
+    restored = cli(target, "restore", str(tmp_path / "registry.jsonl"))
+    assert restored.exit_code == 0, restored.output
+    assert without_created_at(dump(target, tmp_path / "again.jsonl")) == without_created_at(lines)
 
 
 # --- refusals ---------------------------------------------------------------------------------

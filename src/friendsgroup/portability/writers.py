@@ -59,6 +59,17 @@ def _for_copy(kind: str, values: Sequence) -> Sequence:
     return values
 
 
+# The column types binary COPY writes each kind's decoded values to (by psycopg's dumper of
+# that type); a table with any other column type is copied as text.
+_BINARY_TYPES = {
+    "integer": {"int2", "int4", "int8"},
+    "number": {"float4", "float8"},
+    "text": {"text", "varchar"},
+    "boolean": {"bool"},
+    "date": {"date"},
+    "instant": {"timestamp"},
+    "json": {"json"},
+}
 # The integer types' bounds: binary COPY would wrap a larger value round, not refuse it.
 _INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 
@@ -70,14 +81,18 @@ _COLUMN_TYPES = text(
 
 class CopyWriter:
     """One ``COPY … FROM STDIN`` per table, in the restore's transaction: binary, each value
-    of its column's own type, when psycopg knows every type (the server parses no text)."""
+    in its column's own type, where every column has a type of ``_BINARY_TYPES`` (then the
+    server parses no text, nor psycopg writes any)."""
 
     def __init__(self, connection: Connection, table: DumpedTable) -> None:
         self.table = table
         driver = connection.connection.driver_connection
         oids = dict(connection.execute(_COLUMN_TYPES, {"table": table.name}).all())
         types = [driver.adapters.types.get(oids[column.name]) for column in table.columns]
-        binary = all(types)
+        binary = all(
+            kind is not None and kind.name in _BINARY_TYPES[column.kind]
+            for kind, column in zip(types, table.columns, strict=True)
+        )
         self.bounds = [
             (position, kind.name, _INTEGER_BOUNDS[kind.name])
             for position, kind in enumerate(types)
