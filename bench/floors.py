@@ -1,14 +1,18 @@
 """The floors: the same work done by psycopg straight against PostgreSQL, with no service."""
 
+import os
+import shutil
 import sqlite3
 import threading
 import time
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Json
 
+from .commands import measured
 from .database import conninfo, sqlite_path
 
 # P1's floor: members on a date as one query. The last visible event of each participant
@@ -168,6 +172,29 @@ def copy_out_rate(url: str) -> float:
                 for _ in copy:
                     pass
         return rows / (time.perf_counter() - started)
+
+
+def has_postgres_tools() -> bool:
+    """True when PostgreSQL's client tools (``pg_dump``, ``pg_restore``) are installed."""
+    return shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None
+
+
+def pg_dump_seconds(url: str, path: Path, log: Path) -> float:
+    """Wall seconds of the README's ``pg_dump --format=custom`` of the whole database."""
+    command = ["pg_dump", "--format=custom", f"--file={path}", conninfo(url)]
+    return _tool_seconds(command, log)
+
+
+def pg_restore_seconds(url: str, path: Path, log: Path) -> float:
+    """Wall seconds of the README's ``pg_restore`` of that file into a new, empty database."""
+    return _tool_seconds(["pg_restore", "--no-owner", f"--dbname={conninfo(url)}", str(path)], log)
+
+
+def _tool_seconds(command: list[str], log: Path) -> float:
+    done = measured(command, dict(os.environ), log, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n{done.output[-2000:]}")
+    return done.seconds
 
 
 def event_rows(events: list[dict], groups: dict, instruments: dict, participants: dict) -> list:

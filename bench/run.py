@@ -295,7 +295,7 @@ class Bench:
         self.phase("H1", began)
 
     def p6(self) -> None:
-        """P6: ``friendsgroup dump`` against ``COPY events TO``; ``restore`` against P4's COPY."""
+        """P6: ``dump`` and ``restore``, against COPY and against ``pg_dump``/``pg_restore``."""
         began = time.monotonic()
         dump_file = self.workdir / "registry.dump"
         events = database.count(self.url, "events")
@@ -326,6 +326,23 @@ class Bench:
         self.row(
             "P5c", "peak RSS of the dump", max(d.max_rss for d in dumps) / MB, "MB", target=400
         )
+        tools = floors.has_postgres_tools()
+        if tools:
+            pg_dump_file, log = self.workdir / "registry.pgdump", self.workdir / "pg_dump.log"
+            progress(f"P6: pg_dump of the same registry x {ROUNDS}")
+            tool_rates = [
+                events / floors.pg_dump_seconds(self.url, pg_dump_file, log) for _ in range(ROUNDS)
+            ]
+            self.facts["p6_pg_dump_rates"] = [round(r) for r in tool_rates]
+            self.row(
+                "P6c",
+                "friendsgroup dump against pg_dump",
+                statistics.median(rates),
+                "events/s",
+                statistics.median(tool_rates),
+                0.5,
+                higher_is_better=True,
+            )
 
         target = database.with_database(self.url, database.database_name(self.url) + "_restore")
         progress(f"P6: friendsgroup restore of {events:,} events into a fresh database")
@@ -349,6 +366,21 @@ class Bench:
             higher_is_better=True,
         )
         self.row("P5d", "peak RSS of the restore", done.max_rss / MB, "MB", target=400)
+        if tools:
+            progress("P6: pg_restore of the same registry into a fresh database")
+            database.recreate(target)
+            log = self.workdir / "pg_restore.log"
+            seconds = floors.pg_restore_seconds(target, pg_dump_file, log)
+            self.facts["p6_pg_restore_rate"] = round(events / seconds)
+            self.row(
+                "P6d",
+                "friendsgroup restore against pg_restore",
+                events / done.seconds,
+                "events/s",
+                events / seconds,
+                0.5,
+                higher_is_better=True,
+            )
         self.phase("P6", began)
 
     def p4(self, data: Dataset, events_file: Path) -> None:
