@@ -12,7 +12,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from friendsgroup.db import get_db
-from friendsgroup.models import Delivery, Webhook
+from friendsgroup.models import Change, Delivery, Webhook
 from friendsgroup.webhooks.schedule import Schedule
 from friendsgroup.webhooks.worker import Settings, Worker
 from tests.support import accede, assert_problem, console_script, create_group, row_counts
@@ -147,6 +147,39 @@ def test_signed_deliveries_one_per_matching_change_none_for_a_refused_write(
     (delivery,) = deliveries["items"]
     assert delivery["status"] == "delivered"
     assert delivery["attempts"][0]["status_code"] == 200
+
+
+def test_each_filter_alone_and_together_queues_only_the_changes_it_names(
+    client, auth, private, session
+):
+    for slug, name in (("friends", "Friends"), ("other", "Other"), ("setup", "Setup")):
+        create_group(client, auth, slug=slug, name=name)
+    # A filter names registered participants only: KEN's first accession registers it.
+    assert accede(client, auth, "KEN", "2025-06-01", group="setup").status_code == 201
+    hooks = {
+        name: subscribe(client, auth, "http://127.0.0.1:9/", **filters)["id"]
+        for name, filters in {
+            "all": {},
+            "group": {"groups": ["friends"]},
+            "participant": {"participants": ["KEN"]},
+            "both": {"groups": ["other"], "participants": ["KEN"], "types": ["event.recorded"]},
+        }.items()
+    }
+    kenya = accede(client, auth, "KEN", "2025-06-01").get_json()["id"]
+    japan = accede(client, auth, "JPN", "2025-06-01", group="other").get_json()["id"]
+    kenya_other = accede(client, auth, "KEN", "2025-06-01", group="other").get_json()["id"]
+    queued = session.execute(
+        select(Webhook.id, Change.event_id)
+        .join(Delivery, Delivery.webhook_id == Webhook.id)
+        .join(Change, Change.id == Delivery.change_id)
+    ).all()
+    by_hook = {name: {e for w, e in queued if w == hook} for name, hook in hooks.items()}
+    assert by_hook == {
+        "all": {kenya, japan, kenya_other},
+        "group": {kenya},
+        "participant": {kenya, kenya_other},
+        "both": {kenya_other},
+    }
 
 
 def test_two_hundred_changes_two_workers_each_delivered_once(app, client, auth, private, receivers):

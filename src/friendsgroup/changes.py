@@ -19,6 +19,7 @@ from sqlalchemy import (
     Insert,
     Row,
     and_,
+    bindparam,
     insert,
     literal,
     literal_column,
@@ -135,7 +136,7 @@ def record_change(
             columns.get("instrument_id"),
             columns.get("participant_id"),
         )
-        _enqueue(session, hooks, _facts(session, [fact]))
+        _enqueue(session, hooks, _facts(session, [fact], hooks))
 
 
 def record_registered(session: Session, resources: Iterable[Resource], recorded_by: str) -> None:
@@ -191,7 +192,7 @@ def queue_deliveries(session: Session, rows: list) -> None:
     """Queue the deliveries of changes written in bulk (rows ``bulk_event_changes`` returned)."""
     hooks = active_webhooks(session)
     if hooks and rows:
-        _enqueue(session, hooks, _facts(session, rows))
+        _enqueue(session, hooks, _facts(session, rows, hooks))
 
 
 # Built once: every write asks. Only what choosing and queueing deliveries reads.
@@ -206,23 +207,39 @@ def active_webhooks(session: Session) -> list[Row]:
 
 
 def _facts(
-    session: Session, rows: list
+    session: Session, rows: list, hooks: list[Row]
 ) -> list[tuple[int, str, str | None, str | None, str | None]]:
     """(change id, type, group slug, instrument slug, participant code) for each change row."""
-    groups = _names(session, Group.id, Group.slug, {row[2] for row in rows})
-    instruments = _names(session, Instrument.id, Instrument.slug, {row[3] for row in rows})
-    participants = _names(session, Participant.id, Participant.code, {row[4] for row in rows})
+    # Names only for the filters some webhook sets: an unset filter passes every change.
+    groups, instruments, participants = (
+        _names(session, name, {row[position] for row in rows})
+        if any(getattr(hook, name) is not None for hook in hooks)
+        else {}
+        for position, name in ((2, "groups"), (3, "instruments"), (4, "participants"))
+    )
     return [
         (row[0], row[1], groups.get(row[2]), instruments.get(row[3]), participants.get(row[4]))
         for row in rows
     ]
 
 
-def _names(session: Session, key, name, ids: set) -> dict:
+def _name_statement(key, name):
+    return select(key, name).where(key.in_(bindparam("ids", expanding=True)))
+
+
+# Built once: the names webhook filters are matched against, by id.
+_NAMES = {
+    "groups": _name_statement(Group.id, Group.slug),
+    "instruments": _name_statement(Instrument.id, Instrument.slug),
+    "participants": _name_statement(Participant.id, Participant.code),
+}
+
+
+def _names(session: Session, kind: str, ids: set) -> dict:
     ids.discard(None)
     if not ids:
         return {}
-    return {row[0]: row[1] for row in session.execute(select(key, name).where(key.in_(ids)))}
+    return dict(session.connection().execute(_NAMES[kind], {"ids": list(ids)}).all())
 
 
 def wants(
