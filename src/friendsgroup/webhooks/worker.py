@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 
 from ..db import Database
 from ..errors import is_database_unavailable
@@ -138,7 +138,9 @@ class Worker:
         """Keep the attempt; settle the delivery if this worker still holds it."""
         now = utcnow()
         with self.database.transaction() as session:
-            delivery = session.get(Delivery, claim.delivery_id)
+            # The delivery and its webhook only: the change, with every row it eagerly loads,
+            # was read to build the body and is not needed to settle the attempt.
+            delivery = session.get(Delivery, claim.delivery_id, options=[lazyload(Delivery.change)])
             if delivery is None:
                 return
             session.add(
