@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..db import Database
 from ..errors import is_database_unavailable
-from ..models import Delivery, DeliveryAttempt, Webhook
+from ..models import Change, Delivery, DeliveryAttempt, Event, Webhook
 from ..reports.changes import change_dict
 from ..timeutil import isoformat_z, utcnow
 from .schedule import Schedule
@@ -61,6 +61,20 @@ class Claim:
 
     delivery_id: int
     token: str
+
+
+# The delivery, its webhook and the change with what its body shows, in one query (the
+# models load each relation of a change by a query of its own, made for pages of many);
+# the sources of an event or announcement follow in one more.
+DELIVERY_BODY = [
+    joinedload(Delivery.change).options(
+        joinedload(Change.event).joinedload(Event.superseded_by),
+        joinedload(Change.announcement),
+        joinedload(Change.group),
+        joinedload(Change.instrument),
+        joinedload(Change.participant),
+    )
+]
 
 
 class Worker:
@@ -114,7 +128,7 @@ class Worker:
     def deliver(self, claim: Claim) -> Outcome | None:
         """Send a claimed delivery and record the attempt; None when it no longer exists."""
         with self.database.transaction(write=False) as session:
-            delivery = session.get(Delivery, claim.delivery_id)
+            delivery = session.get(Delivery, claim.delivery_id, options=DELIVERY_BODY)
             if delivery is None:
                 return None
             change = delivery.change
