@@ -470,6 +470,14 @@ REFUSALS = {
         lambda lines: file_text(rewrite(lines, _participant_past_four_bytes)),
         "events: the database refused a row",
     ),
+    "a row after the closing line": (
+        lambda lines: file_text([*lines, next(line for line in lines if line.startswith("["))]),
+        "a line after the closing line",
+    ),
+    "junk after the closing line": (
+        lambda lines: file_text([*lines, "not json"]),
+        "a line after the closing line",
+    ),
     "an unknown table": (
         replace_in_body('{"table":"sources"}', '{"table":"secrets"}'),
         "table 'secrets' where sources was due",

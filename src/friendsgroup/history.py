@@ -155,12 +155,6 @@ class Target:
         """An instrument's provision numbers (None for a group)."""
         return None if self.is_group else frozenset(p.number for p in self.entity.provisions)
 
-    def event_filter(self):
-        """The WHERE clause selecting this target's events."""
-        if self.is_group:
-            return Event.group_id == self.entity.id
-        return Event.instrument_id == self.entity.id
-
 
 def latest_effective_on() -> date:
     """The latest date an event may take effect on: 366 days from today."""

@@ -136,10 +136,9 @@ def _load(connection: Connection, lines: Iterator[bytes], plan, progress) -> dic
     """Write every row, checking each line, the sections against the header, the digest."""
     load = _Load(connection, plan, progress)
     try:
-        # Line 1, the header, is read already.
+        # Line 1, the header, is read already; a line after the closing one is refused by
+        # ``_Load`` wherever in a batch it stands.
         for number, batch in _batches(lines, 2):
-            if load.closed:
-                raise LineError(number, "a line after the closing line")
             load.lines(number, batch)
         if not load.closed:
             raise PortabilityError("the file ends before its closing line: it is truncated")
