@@ -3,7 +3,7 @@
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
 from ..models import Source
@@ -32,6 +32,19 @@ def strongest_sources(session: Session, event_ids: list[int]) -> dict[int, dict]
     return {event_id: source_dict(row) for event_id, (_, row) in best.items()}
 
 
+def strongest_reliability(event_id):
+    """The reliability of an event's strongest source (None without one), as a scalar
+    subquery: a report's own statement carries it, so that it costs no query of its own."""
+    rank = case(RELIABILITY_RANK, value=Source.reliability, else_=-1)
+    return (
+        select(Source.reliability)
+        .where(Source.event_id == event_id)
+        .order_by(rank.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 class PendingAccession(NamedTuple):
     """An accession whose uncertain window holds the report's date, and its participant."""
 
@@ -41,14 +54,12 @@ class PendingAccession(NamedTuple):
     kind: str
     earliest_on: date
     effective_on: date
+    reliability: str | None  # of its strongest source
 
 
-def possible_members(session: Session, pending: list[PendingAccession]) -> list[dict]:
+def possible_members(pending: list[PendingAccession]) -> list[dict]:
     """The participants of ``pending`` (in the order given), with their windows and the
     reliability of the strongest source of their accessions."""
-    if not pending:
-        return []
-    strongest = strongest_sources(session, [accession.event_id for accession in pending])
     return [
         {
             "code": accession.code,
@@ -56,7 +67,7 @@ def possible_members(session: Session, pending: list[PendingAccession]) -> list[
             "kind": accession.kind,
             "earliest_on": accession.earliest_on.isoformat(),
             "effective_on": accession.effective_on.isoformat(),
-            "reliability": (strongest.get(accession.event_id) or {}).get("reliability"),
+            "reliability": accession.reliability,
         }
         for accession in pending
     ]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, Participant, same_day_place
 from ..timeutil import isoformat_z
 from .announced import announced_block, announcements_of, latest_announcement
-from .evidence import PendingAccession, possible_members, strongest_sources
+from .evidence import PendingAccession, possible_members, strongest_reliability, strongest_sources
 from .visibility import moments, visible_at
 
 UNKNOWN_REGION = "Unknown"
@@ -21,8 +21,9 @@ def _members_statement():
     Each participant's last visible event on or before ``as_of`` decides: periods alternate,
     so an accession there makes a member, since its date. The pending accessions (an
     uncertain window ``earliest_on <= as_of < effective_on``) come as rows of their own
-    (``row = 'pending'``), so that one statement answers the whole report. Built once: the
-    report is a lookup, and rebuilding the statement would cost more than running it.
+    (``row = 'pending'``), with the reliability of their strongest source, so that one
+    statement answers the whole report. Built once: the report is a lookup, and rebuilding
+    the statement would cost more than running it.
     """
     ranked = (
         select(
@@ -56,6 +57,7 @@ def _members_statement():
             Participant.name,
             Participant.kind,
             Participant.region,
+            null(),
         )
         .join(Participant, Participant.id == ranked.c.participant_id)
         .where(ranked.c.rank == 1, ranked.c.type == "accession")
@@ -71,6 +73,7 @@ def _members_statement():
             Participant.name,
             Participant.kind,
             null(),
+            strongest_reliability(Event.id),
         )
         .join(Participant, Participant.id == Event.participant_id)
         .where(
@@ -108,14 +111,12 @@ def members_report(
     rows = session.connection().execute(MEMBERS, params)
     listed, by_kind, by_region = [], Counter(), Counter()
     member_ids, event_ids, pending = set(), [], {}
-    for row, event_id, participant, effective_on, earliest_on, code, name, kind, region in rows:
+    for row, event_id, who, since, earliest_on, code, name, kind, region, rated in rows:
         if row == "pending":
             # In name order, as the possible members are listed.
-            pending[participant] = PendingAccession(
-                event_id, code, name, kind, earliest_on, effective_on
-            )
+            pending[who] = PendingAccession(event_id, code, name, kind, earliest_on, since, rated)
             continue
-        member_ids.add(participant)
+        member_ids.add(who)
         event_ids.append(event_id)
         listed.append(
             {
@@ -123,7 +124,7 @@ def members_report(
                 "name": name,
                 "kind": kind,
                 "region": region,
-                "member_since": effective_on.isoformat(),
+                "member_since": since.isoformat(),
                 "date_uncertain": earliest_on is not None,
             }
         )
@@ -137,9 +138,7 @@ def members_report(
         for member, event_id in zip(listed, event_ids, strict=True):
             member["source"] = strongest.get(event_id)
     # A participant both counted and in a window (a rejoin pending) is a member, not possibly.
-    possible = possible_members(
-        session, [accession for p, accession in pending.items() if p not in member_ids]
-    )
+    possible = possible_members([a for p, a in pending.items() if p not in member_ids])
     announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
     return {
         "group": group.slug,
