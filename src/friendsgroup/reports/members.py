@@ -108,7 +108,7 @@ def members_report(
     as_of, known_at = moments(as_of, known_at)
     params = {"group_id": group.id, "as_of": as_of, "known_at": known_at}
     # Core execution: the statement needs none of the ORM's work on results.
-    rows = session.connection().execute(MEMBERS, params)
+    rows = session.connection().execute(MEMBERS, params).all()
     listed, by_kind, by_region = [], Counter(), Counter()
     member_ids, event_ids, pending = set(), [], {}
     for row, event_id, who, since, earliest_on, code, name, kind, region, rated in rows:
