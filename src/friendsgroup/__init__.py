@@ -5,12 +5,13 @@ from flask import Flask
 from .config import Config
 
 
-def create_app(config: dict | None = None) -> Flask:
-    """Build the app: configuration from the environment, then ``config`` overrides."""
+def create_app(config: dict | None = None, *, serving: bool = True) -> Flask:
+    """Build the app: configuration from the environment, then ``config`` overrides.
+
+    With ``serving=False``, only what a one-shot command uses: the configuration and the
+    database, without the API, the pages and the feeds, whose imports a command would wait for.
+    """
     from . import db, errors, requestids
-    from .api import health
-    from .api import init_app as init_api
-    from .web import init_app as init_web
 
     app = Flask(__name__)
     app.json.sort_keys = False
@@ -19,17 +20,26 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     errors.register(app)
     requestids.register(app)
-    init_api(app)
-    health.register(app)
-    init_web(app)
-    from . import feeds
-
-    feeds.register(app)
-    app.after_request(security_headers)
     from .cli import register_flask_commands
 
     register_flask_commands(app)
+    if serving:
+        _serve(app)
     return app
+
+
+def _serve(app: Flask) -> None:
+    """The API, its health checks, the pages and the feeds."""
+    from . import feeds
+    from .api import health
+    from .api import init_app as init_api
+    from .web import init_app as init_web
+
+    init_api(app)
+    health.register(app)
+    init_web(app)
+    feeds.register(app)
+    app.after_request(security_headers)
 
 
 def security_headers(response):

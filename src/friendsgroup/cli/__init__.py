@@ -4,13 +4,14 @@ Each module of this package owns one group of commands and its printing; this on
 they share: the app, ``fail`` and the check that the database is at head.
 """
 
+import importlib
 import sys
 from datetime import date, datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app, has_app_context
-from flask.cli import ScriptInfo
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import make_url
 
 from .. import migrate
@@ -39,7 +40,7 @@ def _app() -> Flask:
 
         # An operator's command is not a request: its statements may run as long as they need.
         one_shot = {"DB_STATEMENT_TIMEOUT": 0, "DB_IDLE_IN_TRANSACTION_TIMEOUT": 0}
-        created = root.meta["friendsgroup.app"] = create_app(one_shot)
+        created = root.meta["friendsgroup.app"] = create_app(one_shot, serving=False)
         # A one-shot command closes its connections rather than leave them to the collector.
         root.call_on_close(lambda: get_db(created).dispose())
     return root.meta["friendsgroup.app"]
@@ -107,26 +108,56 @@ def instant(text: str | None, option: str = "--known-at") -> datetime | None:
         raise click.BadParameter("not an ISO 8601 instant", param_hint=option) from None
 
 
-@click.group()
+# The module of each command (``db copy`` is portability's), imported when the command is
+# used: one command need not wait for every other's imports. A test keeps this list true.
+COMMAND_MODULES = {
+    "audit": (".auditing",),
+    "backup": (".portability",),
+    "changes": (".following",),
+    "db": (".database", ".portability"),
+    "dump": (".portability",),
+    "event": (".curation",),
+    "import": (".data",),
+    "participant": (".curation",),
+    "report": (".reports",),
+    "restore": (".portability",),
+    "seed": (".data",),
+    "serve": (".serving",),
+    "token": (".tokens",),
+    "webhook": (".following",),
+    "worker": (".following",),
+}
+
+
+class CommandsOnDemand(click.Group):
+    """A group whose commands register themselves when their module is first imported."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        for module in COMMAND_MODULES.get(name, ()):
+            importlib.import_module(module, __name__)
+        return super().get_command(ctx, name)
+
+
+class FlaskCommands(AppGroup):
+    """An app's ``flask`` commands, with ``main``'s found on demand as ``main`` finds them."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(main.list_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or main.get_command(ctx, name)
+
+
+@click.group(cls=CommandsOnDemand)
 def main() -> None:
     """friendsgroup: a registry of group memberships and commitments, with history."""
 
 
 def register_flask_commands(flask_app: Flask) -> None:
-    """The same commands under ``flask --app friendsgroup``."""
-    for command in main.commands.values():
-        flask_app.cli.add_command(command)
-
-
-# The command modules register themselves on ``main``.
-from . import (  # noqa: E402, F401
-    auditing,
-    curation,
-    data,
-    database,
-    following,
-    portability,
-    reports,
-    serving,
-    tokens,
-)
+    """The same commands under ``flask --app friendsgroup`` (and an app's test runner)."""
+    commands = FlaskCommands(name=flask_app.cli.name)
+    commands.commands.update(flask_app.cli.commands)
+    flask_app.cli = commands
