@@ -49,10 +49,11 @@ class InsertWriter:
         self._write()
 
 
-def _for_copy(kind: str, values: Sequence) -> Sequence:
-    """A column's decoded values as COPY takes them: instants naive (in UTC, as the models store
-    them; decoded instants are in UTC already), JSON wrapped, the rest as they are."""
-    if kind == "instant":
+def _for_copy(kind: str, values: Sequence, binary: bool) -> Sequence:
+    """A column's decoded values as COPY takes them: JSON wrapped; in a text COPY, instants
+    naive (in UTC, as the models store them; decoded instants are in UTC already); the rest,
+    and a binary COPY's instants (written as ``timestamptz``), as they are."""
+    if kind == "instant" and not binary:
         return [None if value is None else value.replace(tzinfo=None) for value in values]
     if kind == "json":
         return [None if value is None else Json(value) for value in values]
@@ -106,14 +107,27 @@ class CopyWriter:
             + (" (FORMAT BINARY)" if binary else "")
         )
         self.copy = self.context.__enter__()
+        self.binary = binary
         if binary:
-            self.copy.set_types([kind.oid for kind in types])
+            # An instant is dumped as timestamptz, straight from its aware UTC value: binary
+            # timestamp and timestamptz are the same eight bytes (microseconds since
+            # 2000-01-01, in UTC), so the column gets the value a naive copy would give it.
+            tz = driver.adapters.types["timestamptz"].oid
+            self.copy.set_types(
+                [
+                    tz if column.kind == "instant" else kind.oid
+                    for kind, column in zip(types, self.table.columns, strict=True)
+                ]
+            )
 
     def add(self, columns: list[Sequence]) -> None:
         """Decoded columns of consecutive rows, written row by row."""
         self._check_bounds(columns)
         kinds = [column.kind for column in self.table.columns]
-        cells = [_for_copy(kind, values) for kind, values in zip(kinds, columns, strict=True)]
+        cells = [
+            _for_copy(kind, values, self.binary)
+            for kind, values in zip(kinds, columns, strict=True)
+        ]
         write_row = self.copy.write_row
         try:
             for row in zip(*cells, strict=True):
