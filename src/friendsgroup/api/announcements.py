@@ -34,7 +34,7 @@ class AnnouncementDetail(MethodView):
 
 @blp.route("/announcements/<int:announcement_id>/retraction")
 class AnnouncementRetraction(MethodView):
-    @blp.arguments(RetractionSchema)
+    @blp.arguments(RetractionSchema())
     @blp.response(200, AnnouncementSchema)
     @blp.alt_response(409, description="Already retracted")
     def post(self, data, announcement_id):
@@ -47,7 +47,7 @@ class AnnouncementRetraction(MethodView):
 
 @blp.route("/announcements/<int:announcement_id>/correction")
 class AnnouncementCorrection(MethodView):
-    @blp.arguments(AnnouncementCorrectionSchema)
+    @blp.arguments(AnnouncementCorrectionSchema())
     @blp.response(201, AnnouncementSchema)
     @blp.alt_response(409, description="Already retracted")
     def post(self, data, announcement_id):

@@ -118,7 +118,7 @@ AUDIT_COLUMNS = list(AuditEntrySchema().fields)
 
 @blp.route("/audit")
 class Audit(MethodView):
-    @blp.arguments(AuditArgsSchema, location="query")
+    @blp.arguments(AuditArgsSchema(), location="query")
     @blp.response(200, AuditPageSchema)
     @blp.alt_response(401, description="No valid token")
     @blp.alt_response(403, description="The token lacks the scope audit:read")

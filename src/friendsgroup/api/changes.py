@@ -69,7 +69,7 @@ def change_filter(session, args: dict) -> ChangeFilter:
 
 @blp.route("/changes")
 class Changes(MethodView):
-    @blp.arguments(ChangeListArgsSchema, location="query")
+    @blp.arguments(ChangeListArgsSchema(), location="query")
     @blp.response(200, ChangePageSchema)
     def get(self, args):
         """Changes in the order they were committed; a stored cursor gets exactly the unseen ones.

@@ -32,7 +32,7 @@ class EventDetail(MethodView):
 
 @blp.route("/events/<int:event_id>/retraction")
 class Retraction(MethodView):
-    @blp.arguments(RetractionSchema)
+    @blp.arguments(RetractionSchema())
     @blp.response(200, EventSchema)
     @blp.alt_response(409, description="Already retracted, or the history would break")
     def post(self, data, event_id):
@@ -45,7 +45,7 @@ class Retraction(MethodView):
 
 @blp.route("/events/<int:event_id>/correction")
 class Correction(MethodView):
-    @blp.arguments(CorrectionSchema)
+    @blp.arguments(CorrectionSchema())
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="Already retracted, or the corrected history would break")
     @blp.alt_response(422, description="A field is invalid, or the correction changes nothing")

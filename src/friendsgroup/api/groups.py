@@ -56,7 +56,7 @@ GROUP_COLUMNS = ["slug", "name", "established_on", "member_kinds", "url", "descr
 
 @blp.route("/groups")
 class Groups(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, GroupPageSchema)
     def get(self, args):
         """List groups."""
@@ -67,7 +67,7 @@ class Groups(MethodView):
             GroupSchema(many=True).dump(items), next_cursor, GROUP_COLUMNS, args["format"]
         )
 
-    @blp.arguments(GroupCreateSchema)
+    @blp.arguments(GroupCreateSchema())
     @blp.response(201, GroupSchema)
     def post(self, data):
         """Create a group."""
@@ -91,7 +91,7 @@ def _record(slug: str, event_type: str, data: dict):
 
 @blp.route("/groups/<slug>/accessions")
 class Accessions(MethodView):
-    @blp.arguments(EventCreateSchema)
+    @blp.arguments(EventCreateSchema())
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="Already a member, or a history conflict")
     def post(self, data, slug):
@@ -101,7 +101,7 @@ class Accessions(MethodView):
 
 @blp.route("/groups/<slug>/withdrawals")
 class GroupWithdrawals(MethodView):
-    @blp.arguments(EventCreateSchema)
+    @blp.arguments(EventCreateSchema())
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="Not a member, or a history conflict")
     def post(self, data, slug):
@@ -111,7 +111,7 @@ class GroupWithdrawals(MethodView):
 
 @blp.route("/groups/<slug>/events")
 class GroupEvents(MethodView):
-    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.arguments(EventListArgsSchema(), location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args, slug):
         """The group's events (filters: participant, type, include_retracted, known_at)."""
@@ -128,7 +128,7 @@ POSSIBLE_COLUMNS = columns_of(PossibleMemberSchema)
 
 @blp.route("/groups/<slug>/members")
 class Members(MethodView):
-    @blp.arguments(MembersArgsSchema, location="query")
+    @blp.arguments(MembersArgsSchema(), location="query")
     @blp.response(200, MembersReportSchema)
     def get(self, args, slug):
         """Members on ``as_of`` as known at ``known_at``, with counts and the announced total.
@@ -154,7 +154,7 @@ class Members(MethodView):
 
 @blp.route("/groups/<slug>/counts")
 class Counts(MethodView):
-    @blp.arguments(CountsArgsSchema, location="query")
+    @blp.arguments(CountsArgsSchema(), location="query")
     @blp.response(200, CountsReportSchema)
     def get(self, args, slug):
         """Counts at the end of each interval from ``from`` to ``to``."""
@@ -167,7 +167,7 @@ class Counts(MethodView):
 
 @blp.route("/groups/<slug>/announcements")
 class Announcements(MethodView):
-    @blp.arguments(AnnouncementListArgsSchema, location="query")
+    @blp.arguments(AnnouncementListArgsSchema(), location="query")
     @blp.response(200, AnnouncementPageSchema)
     def get(self, args, slug):
         """Totals announced for the group, as known at ``known_at`` (retracted ones on request)."""
@@ -192,7 +192,7 @@ class Announcements(MethodView):
             announcement_table,
         )
 
-    @blp.arguments(AnnouncementCreateSchema)
+    @blp.arguments(AnnouncementCreateSchema())
     @blp.response(201, AnnouncementSchema)
     def post(self, data, slug):
         """Record a total announced by an authority."""

@@ -55,7 +55,7 @@ POINT_COLUMNS = columns_of(InstrumentPointSchema)
 
 @blp.route("/instruments")
 class Instruments(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, InstrumentPageSchema)
     def get(self, args):
         """List instruments."""
@@ -70,7 +70,7 @@ class Instruments(MethodView):
         dumped = InstrumentSchema(many=True).dump(items)
         return page_response(dumped, next_cursor, INSTRUMENT_COLUMNS, args["format"])
 
-    @blp.arguments(InstrumentCreateSchema)
+    @blp.arguments(InstrumentCreateSchema())
     @blp.response(201, InstrumentSchema)
     def post(self, data):
         """Create an instrument with its numbered provisions."""
@@ -99,7 +99,7 @@ def _record(slug: str, event_type: str, data: dict):
 
 @blp.route("/instruments/<slug>/commitments")
 class Commitments(MethodView):
-    @blp.arguments(CommitmentCreateSchema)
+    @blp.arguments(CommitmentCreateSchema())
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="A history conflict")
     def post(self, data, slug):
@@ -109,7 +109,7 @@ class Commitments(MethodView):
 
 @blp.route("/instruments/<slug>/reports")
 class Reports(MethodView):
-    @blp.arguments(ReportCreateSchema)
+    @blp.arguments(ReportCreateSchema())
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="No active commitment on that date")
     def post(self, data, slug):
@@ -119,7 +119,7 @@ class Reports(MethodView):
 
 @blp.route("/instruments/<slug>/withdrawals")
 class InstrumentWithdrawals(MethodView):
-    @blp.arguments(EventCreateSchema)
+    @blp.arguments(EventCreateSchema())
     @blp.response(201, EventSchema)
     @blp.alt_response(409, description="Not committed, or a history conflict")
     def post(self, data, slug):
@@ -129,7 +129,7 @@ class InstrumentWithdrawals(MethodView):
 
 @blp.route("/instruments/<slug>/events")
 class InstrumentEvents(MethodView):
-    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.arguments(EventListArgsSchema(), location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args, slug):
         """The instrument's events (filters: participant, type, include_retracted, known_at)."""
@@ -140,7 +140,7 @@ class InstrumentEvents(MethodView):
 
 @blp.route("/instruments/<slug>/participants")
 class Committed(MethodView):
-    @blp.arguments(InstrumentParticipantsArgsSchema, location="query")
+    @blp.arguments(InstrumentParticipantsArgsSchema(), location="query")
     @blp.response(200, InstrumentParticipantsSchema)
     def get(self, args, slug):
         """Who is committed on ``as_of``: full, partial, by provision, and who reported."""
@@ -155,7 +155,7 @@ class Committed(MethodView):
 
 @blp.route("/instruments/<slug>/counts")
 class InstrumentCounts(MethodView):
-    @blp.arguments(CountsArgsSchema, location="query")
+    @blp.arguments(CountsArgsSchema(), location="query")
     @blp.response(200, InstrumentCountsSchema)
     def get(self, args, slug):
         """Committed participants at the end of each interval."""

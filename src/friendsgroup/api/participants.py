@@ -34,7 +34,7 @@ PARTICIPANT_COLUMNS = ["code", "name", "kind", "region", "sub_region", "url"]
 
 @blp.route("/participants")
 class Participants(MethodView):
-    @blp.arguments(ParticipantListArgsSchema, location="query")
+    @blp.arguments(ParticipantListArgsSchema(), location="query")
     @blp.response(200, ParticipantPageSchema)
     def get(self, args):
         """List participants (filters: kind, region, q); cursor pagination."""
@@ -61,7 +61,7 @@ class Participants(MethodView):
             args["format"],
         )
 
-    @blp.arguments(ParticipantCreateSchema)
+    @blp.arguments(ParticipantCreateSchema())
     @blp.response(201, ParticipantSchema)
     def post(self, data):
         """Register a region or an organisation (countries register themselves on first use)."""
@@ -73,7 +73,7 @@ class Participants(MethodView):
 
 @blp.route("/participants/<code>")
 class ParticipantDetail(MethodView):
-    @blp.arguments(StandingArgsSchema, location="query")
+    @blp.arguments(StandingArgsSchema(), location="query")
     @blp.response(200, ParticipantDetailSchema)
     def get(self, args, code):
         """One participant, with its membership periods and commitment status."""
@@ -82,7 +82,7 @@ class ParticipantDetail(MethodView):
         standing = participant_standing(session, participant, args["as_of"], args["known_at"])
         return {**standing, "aliases": participant.aliases}
 
-    @blp.arguments(ParticipantPatchSchema)
+    @blp.arguments(ParticipantPatchSchema())
     @blp.response(200, ParticipantSchema)
     def patch(self, data, code):
         """Rename a participant (the previous name stays an alias) or add names it goes by."""
@@ -98,7 +98,7 @@ class ParticipantDetail(MethodView):
 
 @blp.route("/participants/<code>/events")
 class ParticipantEvents(MethodView):
-    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.arguments(EventListArgsSchema(), location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args, code):
         """The participant's whole timeline, all groups and instruments."""

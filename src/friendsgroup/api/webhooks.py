@@ -122,7 +122,7 @@ def get_webhook_or_404(webhook_id: int) -> Webhook:
 
 @blp.route("/webhooks")
 class Webhooks(MethodView):
-    @blp.arguments(ListArgsSchema, location="query")
+    @blp.arguments(ListArgsSchema(), location="query")
     @blp.response(200, WebhookPageSchema)
     def get(self, args):
         """The subscriptions (needs a token: they name their subscribers' endpoints)."""
@@ -134,7 +134,7 @@ class Webhooks(MethodView):
             WebhookSchema(many=True).dump(items), next_cursor, WEBHOOK_COLUMNS, "json"
         )
 
-    @blp.arguments(WebhookCreateSchema)
+    @blp.arguments(WebhookCreateSchema())
     @blp.response(201, WebhookCreatedSchema)
     def post(self, data):
         """Subscribe a URL to changes; the answer carries the signing secret, shown this once."""
@@ -162,7 +162,7 @@ class WebhookDetail(MethodView):
 
 @blp.route("/webhooks/<int:webhook_id>/deliveries")
 class Deliveries(MethodView):
-    @blp.arguments(ListArgsSchema, location="query")
+    @blp.arguments(ListArgsSchema(), location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, args, webhook_id):
         """The webhook's deliveries, oldest first, each with every attempt."""
