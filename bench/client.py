@@ -4,6 +4,8 @@ import http.client
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 
 class Connection:
@@ -47,20 +49,70 @@ def latency(
     """Seconds per GET of each path after the first ``warmup`` (unmeasured), and the
     answers of the measured ones (of the last one only, unless ``every_answer``), as JSON
     or as text."""
+    return collected(get_steps(port, paths), warmup, every_answer, as_json)
+
+
+def get_steps(port: int, paths: list[str]) -> Iterator[tuple[float, bytes]]:
+    """Each GET in turn, on one keep-alive connection: its seconds and its body."""
     connection = Connection(port)
-    timings, bodies = [], []
-    for i, path in enumerate(paths):
-        started = time.perf_counter()
-        status, body = connection.request("GET", path)
-        elapsed = time.perf_counter() - started
-        if status != 200:
-            raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
-        if i >= warmup:
-            timings.append(elapsed)
-            bodies.append(body)
-    connection.close()
-    kept = bodies if every_answer else bodies[-1:]
-    return timings, [json.loads(body) if as_json else body.decode() for body in kept]
+    try:
+        for path in paths:
+            started = time.perf_counter()
+            status, body = connection.request("GET", path)
+            elapsed = time.perf_counter() - started
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+            yield elapsed, body
+    finally:
+        connection.close()
+
+
+def collected(
+    steps: Iterable[tuple[float, Any]], warmup: int, every_answer: bool, as_json: bool = True
+) -> tuple[list[float], list]:
+    """The seconds of the steps after the first ``warmup``, and their answers (the last
+    one's only, unless ``every_answer``; bytes decoded as JSON, or as text)."""
+    timings, answers = [], []
+    for i, (elapsed, answer) in enumerate(steps):
+        if i < warmup:
+            continue
+        timings.append(elapsed)
+        if every_answer or not answers:
+            answers.append(answer)
+        else:
+            answers[-1] = answer
+    return timings, [_decoded(answer, as_json) for answer in answers]
+
+
+Series = dict[str, tuple[Callable[..., Iterable[tuple[float, Any]]], tuple, bool]]
+
+
+def interleaved(series: Series, warmup: int) -> dict[str, tuple[list[float], list]]:
+    """Series of steps taken in turn, one step of each, so that whatever else the machine
+    does falls on all of them alike rather than on the one it happens to meet.
+
+    Each series is (its steps' function, that function's arguments, every_answer); the result
+    gives each ``collected``'s timings and answers.
+    """
+    running = {name: iter(function(*args)) for name, (function, args, _) in series.items()}
+    taken: dict[str, list] = {name: [] for name in series}
+    while running:
+        for name in list(running):
+            step = next(running[name], None)
+            if step is None:
+                del running[name]
+                continue
+            done = taken[name]
+            if done and not series[name][2]:
+                done[-1] = (done[-1][0], None)  # only the last answer is kept
+            done.append(step)
+    return {name: collected(taken[name], warmup, series[name][2]) for name in series}
+
+
+def _decoded(answer: Any, as_json: bool) -> Any:
+    if not isinstance(answer, bytes):
+        return answer
+    return json.loads(answer) if as_json else answer.decode()
 
 
 def post_all(

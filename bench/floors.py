@@ -5,6 +5,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,41 +70,33 @@ def naive_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def members_latency(url: str, slug: str, dates: list, warmup: int) -> tuple[list[float], list]:
-    """Seconds per run of the members query on each date (all rows fetched) after ``warmup``
-    unmeasured dates, and the (code, member_since) answers of the measured ones."""
+def members_steps(url: str, slug: str, dates: list) -> Iterator[tuple[float, list]]:
+    """The members query on each date in turn: its seconds (all rows fetched) and its
+    (code, member_since) answer."""
     with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        timings, answers = [], []
-        for i, as_of in enumerate(dates):
+        for as_of in dates:
             now = naive_now()
             started = time.perf_counter()
             rows = connection.execute(
                 MEMBERS_SQL, {"slug": slug, "as_of": as_of, "now": now}
             ).fetchall()
-            if i >= warmup:
-                timings.append(time.perf_counter() - started)
-                answers.append([(row[0], row[4].isoformat()) for row in rows])
-        return timings, answers
+            elapsed = time.perf_counter() - started
+            yield elapsed, [(row[0], row[4].isoformat()) for row in rows]
 
 
-def sqlite_members_latency(
-    url: str, slug: str, dates: list, warmup: int
-) -> tuple[list[float], list]:
-    """``members_latency`` through ``sqlite3`` on the service's own file, read-only, with
-    the module's default settings."""
+def sqlite_members_steps(url: str, slug: str, dates: list) -> Iterator[tuple[float, list]]:
+    """``members_steps`` through ``sqlite3`` on the service's own file, read-only, with the
+    module's default settings."""
     uri = f"file:{sqlite_path(url)}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as connection:
-        timings, answers = [], []
-        for i, as_of in enumerate(dates):
+        for as_of in dates:
             now = naive_now().isoformat(sep=" ", timespec="microseconds")
             started = time.perf_counter()
             rows = connection.execute(
                 SQLITE_MEMBERS_SQL, {"slug": slug, "as_of": as_of.isoformat(), "now": now}
             ).fetchall()
-            if i >= warmup:
-                timings.append(time.perf_counter() - started)
-                answers.append([(row[0], row[4]) for row in rows])
-        return timings, answers
+            elapsed = time.perf_counter() - started
+            yield elapsed, [(row[0], row[4]) for row in rows]
 
 
 def insert_seconds(url: str, total: int, threads: int) -> float:

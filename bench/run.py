@@ -38,8 +38,9 @@ from .service import Service
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 MB = 1024 * 1024
-# Each figure and its floor are taken in alternating rounds, so that a burst of other load
-# on the machine falls on both rather than on one of them.
+# Each figure and its floor are taken in alternating rounds (the latencies of P1 and P2 even
+# request by request, in turn), so that a burst of other load on the machine falls on both
+# rather than on one of them.
 ROUNDS = 3
 STARTED = time.monotonic()
 MEMBERS_PATH = f"/api/v1/groups/{HOT_SLUG}/members?as_of={END.isoformat()}"
@@ -431,23 +432,26 @@ class Bench:
             paths = [members_path(day) for day in chunk]
             repeated = [MEMBERS_PATH] * per_round
             counts = [COUNTS_PATH] * per_round
-            measured_ = {
-                "P1": self.call(client.latency, main, paths, warmup, True),
-                "P1 floor": self.call(floors.members_latency, self.url, HOT_SLUG, chunk, warmup),
-                "P1r": self.call(client.latency, main, repeated, warmup),
-                "P1f": self.call(client.latency, self.floor_app.port, paths, warmup, True),
-                "P1f on one date": self.call(client.latency, self.floor_app.port, repeated, warmup),
-                "P1 floor on one date": self.call(
-                    floors.members_latency, self.url, HOT_SLUG, [END] * per_round, warmup
-                ),
-                "P2": self.call(client.latency, main, counts, warmup),
-                "P1 smaller": self.call(client.latency, small_, paths, warmup, True),
-                "P2 smaller": self.call(client.latency, small_, counts, warmup),
-                "P1s": self.call(client.latency, lite, paths, warmup, True),
-                "P1s floor": self.call(
-                    floors.sqlite_members_latency, self.sqlite.url, HOT_SLUG, chunk, warmup
+            # Request by request in turn: a figure and its floor meet the same machine.
+            get, members = client.get_steps, floors.members_steps
+            steps = {
+                "P1": (get, (main, paths), True),
+                "P1 floor": (members, (self.url, HOT_SLUG, chunk), True),
+                "P1r": (get, (main, repeated), False),
+                "P1f": (get, (self.floor_app.port, paths), True),
+                "P1f on one date": (get, (self.floor_app.port, repeated), False),
+                "P1 floor on one date": (members, (self.url, HOT_SLUG, [END] * per_round), False),
+                "P2": (get, (main, counts), False),
+                "P1 smaller": (get, (small_, paths), True),
+                "P2 smaller": (get, (small_, counts), False),
+                "P1s": (get, (lite, paths), True),
+                "P1s floor": (
+                    floors.sqlite_members_steps,
+                    (self.sqlite.url, HOT_SLUG, chunk),
+                    True,
                 ),
             }
+            measured_ = self.call(client.interleaved, steps, warmup)
             for name, (timings, _) in measured_.items():
                 series[name] += timings
             by_round.append({name: round(median_ms(t), 2) for name, (t, _) in measured_.items()})
