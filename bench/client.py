@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 
@@ -87,25 +88,25 @@ def collected(
 Series = dict[str, tuple[Callable[..., Iterable[tuple[float, Any]]], tuple, bool]]
 
 
-def interleaved(series: Series, warmup: int) -> dict[str, tuple[list[float], list]]:
-    """Series of steps taken in turn, one step of each, so that whatever else the machine
-    does falls on all of them alike rather than on the one it happens to meet.
+def interleaved(series: Series, warmup: int, block: int) -> dict[str, tuple[list[float], list]]:
+    """Series of steps taken in turn, ``block`` steps of each, so that whatever else the
+    machine does falls on all of them alike rather than on the one it happens to meet.
 
     Each series is (its steps' function, that function's arguments, every_answer); the result
-    gives each ``collected``'s timings and answers.
+    gives each ``collected``'s timings and answers. A block of several steps keeps a series'
+    caches as warm as a run of it alone would (a step after another series' is a cold one).
     """
     running = {name: iter(function(*args)) for name, (function, args, _) in series.items()}
     taken: dict[str, list] = {name: [] for name in series}
     while running:
         for name in list(running):
-            step = next(running[name], None)
-            if step is None:
+            done, before = taken[name], len(taken[name])
+            for step in islice(running[name], block):
+                if done and not series[name][2]:
+                    done[-1] = (done[-1][0], None)  # only the last answer is kept
+                done.append(step)
+            if len(done) - before < block:  # the series has no more steps
                 del running[name]
-                continue
-            done = taken[name]
-            if done and not series[name][2]:
-                done[-1] = (done[-1][0], None)  # only the last answer is kept
-            done.append(step)
     return {name: collected(taken[name], warmup, series[name][2]) for name in series}
 
 
