@@ -1,10 +1,11 @@
 """Reports not computed again while nothing they read has changed.
 
 Each process keeps the last reports it rendered, each under the group's change stamp it was
-computed after. Every request reads the stamp from the database (one small statement) and
-serves the kept bytes only if it is unchanged, so a write through any worker, host or
-command is seen by the next request. Only reports "as known now" are kept: the default
-``known_at``, spliced in fresh on every answer.
+computed after, from their second asking on. Every request for a report that may be kept
+reads the stamp from the database (one small statement) and serves the kept bytes only if
+it is unchanged, so a write through any worker, host or command is seen by the next request;
+a report asked for the first time is computed, not kept, and reads no stamp. Only reports
+"as known now" are kept: the default ``known_at``, spliced in fresh on every answer.
 """
 
 from collections.abc import Callable
