@@ -108,6 +108,7 @@ class CopyWriter:
         )
         self.copy = self.context.__enter__()
         self.binary = binary
+        self.kinds = [column.kind for column in table.columns]
         if binary:
             # An instant is dumped as timestamptz, straight from its aware UTC value: binary
             # timestamp and timestamptz are the same eight bytes (microseconds since
@@ -123,10 +124,9 @@ class CopyWriter:
     def add(self, columns: list[Sequence]) -> None:
         """Decoded columns of consecutive rows, written row by row."""
         self._check_bounds(columns)
-        kinds = [column.kind for column in self.table.columns]
         cells = [
             _for_copy(kind, values, self.binary)
-            for kind, values in zip(kinds, columns, strict=True)
+            for kind, values in zip(self.kinds, columns, strict=True)
         ]
         write_row = self.copy.write_row
         try:
@@ -142,10 +142,8 @@ class CopyWriter:
             present = list(filter(None, columns[position]))
             if present and (min(present) < -bound or max(present) >= bound):
                 column = self.table.columns[position].name
-                raise PortabilityError(
-                    f"{self.table.name}: the database refused a row: "
-                    f"{column} out of range for type {name}"
-                )
+                problem = ValueError(f"{column} out of range for type {name}")
+                raise refused(self.table.name, problem)
 
     def close(self) -> None:
         try:
