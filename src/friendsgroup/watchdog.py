@@ -134,7 +134,9 @@ def watch(engine: Engine, bound: float) -> Watchdog:
     @event.listens_for(engine, "rollback")
     def ending(connection):
         # Disarmed when the connection goes back to the pool (checkin) or the next statement.
-        dog.arm(connection.connection.dbapi_connection)
+        # An invalidated one (a cut statement) has no connection left to wait on.
+        if not connection.invalidated:
+            dog.arm(connection.connection.dbapi_connection)
 
     @event.listens_for(engine, "handle_error")
     def failed(context):
