@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -333,3 +333,18 @@ def count_calls(monkeypatch, owner, name: str) -> list[int]:
 
     monkeypatch.setattr(owner, name, counting)
     return calls
+
+
+@dataclass
+class PgConn:
+    socket: int
+
+
+@dataclass
+class StandIn:
+    """What the watchdog and the pool's ping read of a psycopg connection, on a socket pair."""
+
+    pgconn: PgConn
+    closed: bool = False
+    broken: bool = False
+    ends: tuple = field(default=())

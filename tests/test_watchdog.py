@@ -6,7 +6,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 
 import psycopg
 import pytest
@@ -15,25 +14,13 @@ from sqlalchemy import make_url, text
 from friendsgroup.db import Bounds, Database, make_engine
 from friendsgroup.watchdog import CHECK_EVERY, Watchdog, watchdog_of
 
+from .support import PgConn, StandIn
+
 URL = os.environ.get("TEST_DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(
     not URL.startswith("postgresql"), reason="a real PostgreSQL connection is needed"
 )
 BOUND = 0.3
-
-
-@dataclass
-class PgConn:
-    socket: int
-
-
-@dataclass
-class StandIn:
-    """What the watchdog reads of a psycopg connection: ``closed`` and ``pgconn.socket``."""
-
-    pgconn: PgConn
-    closed: bool = False
-    ends: tuple = field(default=())
 
 
 @pytest.fixture
