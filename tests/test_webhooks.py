@@ -13,7 +13,9 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from friendsgroup.db import get_db
 from friendsgroup.models import Change, Delivery, Webhook
+from friendsgroup.timeutil import utcnow
 from friendsgroup.webhooks.schedule import Schedule
+from friendsgroup.webhooks.sending import Outcome
 from friendsgroup.webhooks.worker import Settings, Worker
 from tests.support import accede, assert_problem, console_script, create_group, row_counts
 
@@ -343,3 +345,27 @@ def _status(app) -> str:
 def _disabled(app) -> bool:
     with get_db(app).transaction(write=False) as session:
         return session.scalar(select(Webhook.disabled_at)) is not None
+
+
+def test_a_claim_skips_only_the_webhooks_whose_share_is_in_flight(app, client, auth, private):
+    create_group(client, auth)
+    first = subscribe(client, auth, "http://127.0.0.1:9/first", types=["event.recorded"])
+    second = subscribe(client, auth, "http://127.0.0.1:9/second", types=["event.recorded"])
+    for code in ("KEN", "JPN", "FRA"):
+        assert accede(client, auth, code, "2025-06-01").status_code == 201
+    claimer = worker(app, per_endpoint=2)
+
+    def webhook_of(claim) -> int:
+        with get_db(app).transaction(write=False) as session:
+            return session.get(Delivery, claim.delivery_id).webhook_id
+
+    claimed = [claimer.claim() for _ in range(4)]
+    # The oldest first; each webhook gets its two and no more, while both have more due.
+    assert sorted(webhook_of(claim) for claim in claimed) == sorted([first["id"], second["id"]] * 2)
+    assert len({claim.delivery_id for claim in claimed}) == 4
+    assert claimer.claim() is None
+    # A settled delivery frees its webhook's share: the next claim is that webhook's.
+    claimer.record(claimed[0], Outcome(200, None, 1), utcnow())
+    freed = claimer.claim()
+    assert freed is not None and webhook_of(freed) == webhook_of(claimed[0])
+    assert claimer.claim() is None

@@ -556,6 +556,13 @@ class Delivery(Base):
         CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_webhook_id", "webhook_id", "id"),
+        # The deliveries in flight (leased, not yet settled): a claim counts them per webhook.
+        Index(
+            "ix_deliveries_leased",
+            "webhook_id",
+            postgresql_where=text("lease_until IS NOT NULL"),
+            sqlite_where=text("lease_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

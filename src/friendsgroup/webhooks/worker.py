@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..db import Database
@@ -77,6 +77,44 @@ DELIVERY_BODY = [
 ]
 
 
+def _claimable():
+    """The id of the most overdue delivery nobody holds, locked (``now``, ``per_endpoint``)."""
+    now = bindparam("now")
+    # The webhooks that already have their share in flight, found once per claim from the
+    # few leased rows: counted for each due row instead, a claim read the backlog once for
+    # each of its rows.
+    in_flight = aliased(Delivery)
+    full = (
+        select(in_flight.webhook_id)
+        .where(in_flight.status == "pending", in_flight.lease_until >= now)
+        .group_by(in_flight.webhook_id)
+        .having(func.count() >= bindparam("per_endpoint"))
+    )
+    return (
+        select(Delivery.id)
+        .join(Webhook, Delivery.webhook_id == Webhook.id)
+        .where(
+            Delivery.status == "pending",
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            Webhook.disabled_at.is_(None),
+            Delivery.webhook_id.not_in(full),
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+
+
+# Built once: a worker claims in a loop, and building them cost more than running them.
+CLAIMABLE = _claimable()
+LEASE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("found"))
+    .values(lease_until=bindparam("until"), leased_by=bindparam("holder"))
+)
+
+
 class Worker:
     """Delivers the outbox of one database with ``settings.concurrency`` threads."""
 
@@ -91,37 +129,19 @@ class Worker:
         """Lease the most overdue delivery nobody holds, or None."""
         now = utcnow()
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"
-        in_flight = aliased(Delivery)
-        busy = (
-            select(func.count())
-            .where(
-                in_flight.webhook_id == Delivery.webhook_id,
-                in_flight.status == "pending",
-                in_flight.lease_until >= now,
-            )
-            .scalar_subquery()
-        )
         with self.database.transaction() as session:
             found = session.scalar(
-                select(Delivery.id)
-                .join(Webhook, Delivery.webhook_id == Webhook.id)
-                .where(
-                    Delivery.status == "pending",
-                    Delivery.next_attempt_at <= now,
-                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-                    Webhook.disabled_at.is_(None),
-                    busy < self.settings.per_endpoint,
-                )
-                .order_by(Delivery.next_attempt_at, Delivery.id)
-                .limit(1)
-                .with_for_update(skip_locked=True, of=Delivery)
+                CLAIMABLE, {"now": now, "per_endpoint": self.settings.per_endpoint}
             )
             if found is None:
                 return None
             session.execute(
-                update(Delivery)
-                .where(Delivery.id == found)
-                .values(lease_until=now + timedelta(seconds=self.settings.lease), leased_by=token)
+                LEASE,
+                {
+                    "found": found,
+                    "until": now + timedelta(seconds=self.settings.lease),
+                    "holder": token,
+                },
             )
         return Claim(found, token)
 
