@@ -86,12 +86,14 @@ def resource_of(change: Change):
     )
 
 
+# Each built once: a page of the log, its feed or a webhook body dumps a change at a time,
+# and building a schema cost more than dumping with it (as flask-smorest builds each once).
 SCHEMAS = {
-    "event": EventSchema,
-    "announcement": AnnouncementSchema,
-    "group": GroupSchema,
-    "instrument": InstrumentSchema,
-    "participant": ParticipantSchema,
+    "event": EventSchema(),
+    "announcement": AnnouncementSchema(),
+    "group": GroupSchema(),
+    "instrument": InstrumentSchema(),
+    "participant": ParticipantSchema(),
 }
 
 
@@ -133,7 +135,7 @@ def change_dict(change: Change) -> dict:
         "participant": change.participant.code if change.participant else None,
         "summary": summary(change),
         "links": links_of(change),
-        "resource": SCHEMAS[kind]().dump(resource_of(change)),
+        "resource": SCHEMAS[kind].dump(resource_of(change)),
     }
 
 
