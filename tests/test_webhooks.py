@@ -12,11 +12,11 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from friendsgroup.db import get_db
-from friendsgroup.models import Change, Delivery, Webhook
+from friendsgroup.models import Change, Delivery, DeliveryAttempt, Webhook
 from friendsgroup.timeutil import utcnow
 from friendsgroup.webhooks.schedule import Schedule
 from friendsgroup.webhooks.sending import Outcome
-from friendsgroup.webhooks.worker import Settings, Worker
+from friendsgroup.webhooks.worker import Claim, Settings, Worker
 from tests.support import accede, assert_problem, console_script, create_group, row_counts
 
 HOOKS = "/api/v1/webhooks"
@@ -369,3 +369,27 @@ def test_a_claim_skips_only_the_webhooks_whose_share_is_in_flight(app, client, a
     freed = claimer.claim()
     assert freed is not None and webhook_of(freed) == webhook_of(claimed[0])
     assert claimer.claim() is None
+
+
+def test_an_answer_to_a_lease_since_lost_is_kept_but_settles_nothing(app, client, auth, private):
+    create_group(client, auth)
+    subscribe(client, auth, "http://127.0.0.1:9/hook", types=["event.recorded"])
+    assert accede(client, auth, "KEN", "2025-06-01").status_code == 201
+    claimer = worker(app)
+    held = claimer.claim()
+    lost = Claim(held.delivery_id, "another worker's lease")
+    claimer.record(lost, Outcome(200, None, 1), utcnow())
+
+    def state():
+        with get_db(app).transaction(write=False) as session:
+            delivery = session.get(Delivery, held.delivery_id)
+            attempts = session.scalars(
+                select(DeliveryAttempt.status_code).where(
+                    DeliveryAttempt.delivery_id == held.delivery_id
+                )
+            ).all()
+            return delivery.status, delivery.attempts, delivery.leased_by, attempts
+
+    assert state() == ("pending", 0, held.token, [200])
+    claimer.record(held, Outcome(200, None, 1), utcnow())
+    assert state() == ("delivered", 1, None, [200, 200])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..db import Database
@@ -115,6 +115,62 @@ LEASE = (
 )
 
 
+# A delivered attempt, the common case, settled in three statements and no ORM load: the
+# delivery if this worker still holds it (its webhook back), the attempt, the webhook's
+# failing streak ended.
+_deliveries, _attempts, _webhooks = (
+    Delivery.__table__,
+    DeliveryAttempt.__table__,
+    Webhook.__table__,
+)
+SETTLE_DELIVERED = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("delivery"),
+        _deliveries.c.leased_by == bindparam("holder"),
+        _deliveries.c.status == "pending",
+    )
+    .values(
+        status="delivered",
+        finished_at=bindparam("now"),
+        attempts=_deliveries.c.attempts + 1,
+        lease_until=None,
+        leased_by=None,
+    )
+    .returning(_deliveries.c.webhook_id)
+)
+KEEP_ATTEMPT = insert(_attempts)
+ANSWERED = (
+    update(_webhooks)
+    .where(_webhooks.c.id == bindparam("webhook"), _webhooks.c.failing_since.is_not(None))
+    .values(failing_since=None)
+)
+
+
+def _settled_as_delivered(
+    connection, claim: Claim, outcome: Outcome, at: datetime, now: datetime
+) -> bool:
+    """Settle a delivered attempt this worker still holds; False when it does not hold it
+    (the lease ran out, or the delivery is gone), which ``record`` then sorts out."""
+    webhook_id = connection.execute(
+        SETTLE_DELIVERED, {"delivery": claim.delivery_id, "holder": claim.token, "now": now}
+    ).scalar_one_or_none()
+    if webhook_id is None:
+        return False
+    connection.execute(
+        KEEP_ATTEMPT,
+        {
+            "delivery_id": claim.delivery_id,
+            "attempted_at": at,
+            "status_code": outcome.status_code,
+            "latency_ms": outcome.latency_ms,
+            "error": outcome.error,
+        },
+    )
+    connection.execute(ANSWERED, {"webhook": webhook_id})
+    return True
+
+
 class Worker:
     """Delivers the outbox of one database with ``settings.concurrency`` threads."""
 
@@ -172,6 +228,8 @@ class Worker:
         """Keep the attempt; settle the delivery if this worker still holds it."""
         now = utcnow()
         with self.database.transaction() as session:
+            if outcome.ok and _settled_as_delivered(session.connection(), claim, outcome, at, now):
+                return
             # The delivery and its webhook only: the change, with every row it eagerly loads,
             # was read to build the body and is not needed to settle the attempt.
             delivery = session.get(Delivery, claim.delivery_id, options=[lazyload(Delivery.change)])
