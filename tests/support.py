@@ -251,8 +251,8 @@ def _wait_until_ready(server: Server, timeout: float = 30) -> None:
         try:
             if requests.get(f"{server.url}/readyz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still starting: not ready yet
         time.sleep(0.1)
     raise RuntimeError(f"the server was not ready within {timeout} s:\n{server.log()}")
 
