@@ -2,9 +2,8 @@
 
 The same rule as the API's kept reports (``api.report_cache``): from a page's second asking
 on, the stamp is read before the page is rendered, and a page is kept only if every write
-stamped is visible to it. A page
-differs by its address (query included), its language, the host it links to and the day
-(its chart runs to today), so those are its key.
+stamped is visible to it. A page differs by its address (query included), its language, the
+host it links to and the day (its chart runs to today), so those are its key.
 """
 
 from collections.abc import Callable

@@ -147,9 +147,18 @@ ANSWERED = (
 )
 
 
-def _settled_as_delivered(
-    connection, claim: Claim, outcome: Outcome, at: datetime, now: datetime
-) -> bool:
+def _attempt(claim: Claim, outcome: Outcome, at: datetime) -> dict:
+    """The columns of an attempt's row."""
+    return {
+        "delivery_id": claim.delivery_id,
+        "attempted_at": at,
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+        "error": outcome.error,
+    }
+
+
+def _settled_as_delivered(connection, claim: Claim, attempt: dict, now: datetime) -> bool:
     """Settle a delivered attempt this worker still holds; False when it does not hold it
     (the lease ran out, or the delivery is gone), which ``record`` then sorts out."""
     webhook_id = connection.execute(
@@ -157,16 +166,7 @@ def _settled_as_delivered(
     ).scalar_one_or_none()
     if webhook_id is None:
         return False
-    connection.execute(
-        KEEP_ATTEMPT,
-        {
-            "delivery_id": claim.delivery_id,
-            "attempted_at": at,
-            "status_code": outcome.status_code,
-            "latency_ms": outcome.latency_ms,
-            "error": outcome.error,
-        },
-    )
+    connection.execute(KEEP_ATTEMPT, attempt)
     connection.execute(ANSWERED, {"webhook": webhook_id})
     return True
 
@@ -227,34 +227,23 @@ class Worker:
     def record(self, claim: Claim, outcome: Outcome, at: datetime) -> None:
         """Keep the attempt; settle the delivery if this worker still holds it."""
         now = utcnow()
+        attempt = _attempt(claim, outcome, at)
         with self.database.transaction() as session:
-            if outcome.ok and _settled_as_delivered(session.connection(), claim, outcome, at, now):
+            if outcome.ok and _settled_as_delivered(session.connection(), claim, attempt, now):
                 return
             # The delivery and its webhook only: the change, with every row it eagerly loads,
             # was read to build the body and is not needed to settle the attempt.
             delivery = session.get(Delivery, claim.delivery_id, options=[lazyload(Delivery.change)])
             if delivery is None:
                 return
-            session.add(
-                DeliveryAttempt(
-                    delivery_id=delivery.id,
-                    attempted_at=at,
-                    status_code=outcome.status_code,
-                    latency_ms=outcome.latency_ms,
-                    error=outcome.error,
-                )
-            )
+            session.add(DeliveryAttempt(**attempt))
+            # The lease ran out and another worker took it over (a delivered attempt reaching
+            # here always has: one still held was settled above).
             if delivery.leased_by != claim.token or delivery.status != "pending":
-                return  # the lease ran out and another worker took it over
+                return
             delivery.attempts += 1
             delivery.lease_until = None
             delivery.leased_by = None
-            webhook = delivery.webhook
-            if outcome.ok:
-                delivery.status = "delivered"
-                delivery.finished_at = now
-                webhook.failing_since = None
-                return
             retry_at = self.settings.schedule.next_attempt(
                 delivery.created_at, delivery.attempts, now
             )
@@ -263,7 +252,7 @@ class Worker:
                 delivery.finished_at = now
             else:
                 delivery.next_attempt_at = retry_at
-            self._note_failure(webhook, outcome, now)
+            self._note_failure(delivery.webhook, outcome, now)
 
     def _note_failure(self, webhook: Webhook, outcome: Outcome, now: datetime) -> None:
         """Disable an endpoint once every attempt has failed for ``disable_after``."""
