@@ -11,7 +11,7 @@ from friendsgroup.db import get_db
 from friendsgroup.ingest import files
 from friendsgroup.models import AuditEntry, Base
 
-from .support import API, FRIENDS, SOURCE, assert_problem, create_group, post
+from .support import API, FRIENDS, INSTRUMENT_BODY, SOURCE, assert_problem, create_group, post
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -174,6 +174,20 @@ def test_an_unauthenticated_write_is_audited_without_an_actor(client, auth):
     assert_problem(response, 401)
     [entry] = read_audit(client, auth)
     assert (entry["by"], entry["status"], entry["problem"]) == (None, 401, "unauthorized")
+
+
+def test_a_commitment_is_named_with_its_sources_as_written(app, client, auth):
+    assert post(client, "/instruments", INSTRUMENT_BODY, auth).status_code == 201
+    sources = [SOURCE, {"url": "https://example.org/2", "published_on": "2024-02-08"}]
+    body = {"participant": "JPN", "effective_on": "2024-02-07", "sources": sources}
+    answer = post(client, "/instruments/code/commitments", body, auth)
+    assert answer.status_code == 201, answer.json
+    assert answer.json["sources"] == client.get(f"{API}/events/{answer.json['id']}").json["sources"]
+    assert [s["url"] for s in answer.json["sources"]] == [s["url"] for s in sources]
+    assert answer.json["sources"][1]["reliability"] == "unverified"
+    entry = read_audit(client, auth)[-1]
+    assert entry["rows"] == {"created": {"events": [[answer.json["id"]] * 2]}}
+    assert assert_rows_exist(app, entry) == 1
 
 
 def test_the_audit_is_csv_too(client, auth):

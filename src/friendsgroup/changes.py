@@ -116,8 +116,13 @@ def record_change(
 ) -> None:
     """Log that ``resource`` was ``verb`` (recorded, retracted, …) and queue its deliveries."""
     session.flush()  # the resource's id and foreign keys
-    columns = _columns(resource)
-    kind = f"{KINDS[type(resource)]}.{verb}"
+    log_change(session, f"{KINDS[type(resource)]}.{verb}", _columns(resource), recorded_by, at)
+
+
+def log_change(
+    session: Session, kind: str, columns: dict, recorded_by: str, at: datetime | None = None
+) -> None:
+    """Log a change of ``kind`` to the rows ``columns`` name, and queue its deliveries."""
     # One INSERT … RETURNING: nothing reads the row back, so no ORM object and flush for it.
     change_id = (
         session.connection()

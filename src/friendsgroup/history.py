@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from .changes import record_change
+from .changes import KINDS, log_change, record_change
 from .errors import Problem, conflict, validation_problem
+from .lookups import GroupRef
 from .models import Announcement, Event, Group, Instrument, Participant, Source, same_day_place
 from .participants import resolve_participant
 from .timeutil import today, utcnow
@@ -131,11 +132,11 @@ def _rule_problem(step: Step, new: Step | None, context: _Context) -> Problem:
 class Target:
     """A group or an instrument, seen through what the rules need of it."""
 
-    entity: Group | Instrument
+    entity: Group | GroupRef | Instrument
 
     @property
     def is_group(self) -> bool:
-        return isinstance(self.entity, Group)
+        return not isinstance(self.entity, Instrument)
 
     @property
     def starts_on(self) -> date:
@@ -282,14 +283,44 @@ def build_sources(sources: list[dict]) -> list[Source]:
     return [Source(position=i, **source) for i, source in enumerate(sources)]
 
 
+@dataclass(frozen=True)
+class WrittenEvent:
+    """A new event as written, for its answer: what ``EventSchema`` reads of an event."""
+
+    id: int
+    type: str
+    group: Group | GroupRef | None
+    instrument: Instrument | None
+    participant: Participant
+    effective_on: date
+    earliest_on: date | None
+    provisions: list[int] | None
+    note: str | None
+    sources: list[dict]  # the source rows written, in order
+    recorded_at: datetime
+    recorded_by: str
+    retracted_at: None = None
+    retraction_reason: None = None
+    retracted_by: None = None
+    supersedes_id: None = None
+    superseded_by: None = None
+
+
+# Built once: every event write runs them. Core, not the ORM: nothing of the new rows is
+# read back but the event's id, so a unit-of-work flush would only add its bookkeeping.
+EVENT_INSERT = insert(Event.__table__).returning(Event.__table__.c.id)
+SOURCE_INSERT = insert(Source.__table__)
+SOURCE_FIELDS = ("url", "title", "publisher", "published_on", "reliability")
+
+
 def record_event(
     session: Session,
     target_entity: Group | Instrument,
     event_type: str,
     data: dict,
     recorded_by: str,
-) -> Event:
-    """Validate and add one event (not committed): the only way a new event is written."""
+) -> WrittenEvent:
+    """Validate and write one event (not committed): the only way a new event is written."""
     target = Target(target_entity)
     check_body(target, event_type, data)
     # Found and locked in one statement: writers of one participant's history queue here.
@@ -297,26 +328,54 @@ def record_event(
     check_admitted(target, participant)
     steps = visible_steps(session, target, participant)
     _enforce(target, participant.code, steps, _new_step(event_type, data["effective_on"]))
-    event = Event(
-        type=event_type,
-        participant=participant,
-        effective_on=data["effective_on"],
-        earliest_on=data.get("earliest_on"),
-        provisions=data.get("provisions"),
-        note=data.get("note"),
-        recorded_at=utcnow(),
-        recorded_by=recorded_by,
-        sources=build_sources(data.get("sources") or []),
-        # A new event supersedes nothing yet; saying so spares a load after the flush.
-        superseded_by=None,
+    group, instrument = (target_entity, None) if target.is_group else (None, target_entity)
+    columns = {
+        "type": event_type,
+        "group_id": group.id if group else None,
+        "instrument_id": instrument.id if instrument else None,
+        "participant_id": participant.id,
+        "effective_on": data["effective_on"],
+        "earliest_on": data.get("earliest_on"),
+        "provisions": data.get("provisions"),
+        "note": data.get("note"),
+        "recorded_at": utcnow(),
+        "recorded_by": recorded_by,
+    }
+    connection = session.connection()
+    event_id = connection.execute(EVENT_INSERT, columns).scalar_one()
+    # Every row with every field: one executemany takes its columns from the first row.
+    sources = [
+        {"event_id": event_id, "position": position, **{f: s.get(f) for f in SOURCE_FIELDS}}
+        for position, s in enumerate(data.get("sources") or [])
+    ]
+    if sources:
+        connection.execute(SOURCE_INSERT, sources)
+    log_change(
+        session,
+        f"{KINDS[Event]}.recorded",
+        {
+            "event_id": event_id,
+            "group_id": columns["group_id"],
+            "instrument_id": columns["instrument_id"],
+            "participant_id": participant.id,
+        },
+        recorded_by,
+        columns["recorded_at"],
     )
-    if target.is_group:
-        event.group = target_entity
-    else:
-        event.instrument = target_entity
-    session.add(event)
-    record_change(session, "recorded", event, recorded_by, event.recorded_at)
-    return event
+    return WrittenEvent(
+        event_id,
+        event_type,
+        group,
+        instrument,
+        participant,
+        columns["effective_on"],
+        columns["earliest_on"],
+        columns["provisions"],
+        columns["note"],
+        sources,
+        columns["recorded_at"],
+        recorded_by,
+    )
 
 
 def _target_of(event: Event) -> Target:

@@ -30,11 +30,12 @@ def get_group_or_404(session: Session, slug: str) -> Group:
 
 @dataclass(frozen=True)
 class GroupRef:
-    """What a report needs of a group."""
+    """What a report or an event's rules need of a group."""
 
     id: int
     slug: str
     established_on: date
+    member_kinds: tuple[str, ...]
 
 
 GROUP_CACHE = "friendsgroup.groups"
@@ -50,7 +51,9 @@ def group_ref_or_404(slug: str) -> GroupRef:
     ref = cache.get(slug)
     if ref is None:
         group = get_group_or_404(get_session(), slug)
-        ref = cache[slug] = GroupRef(group.id, group.slug, group.established_on)
+        ref = cache[slug] = GroupRef(
+            group.id, group.slug, group.established_on, tuple(group.member_kinds)
+        )
     return ref
 
 

@@ -32,6 +32,13 @@ def watch() -> None:
     audit.watch(get_session())
 
 
+def name_created(table: str, row_id: int) -> None:
+    """Name a row the write created by a Core statement, which no flush reports."""
+    changes = audit.watching(get_session())
+    if changes is not None:
+        changes.note("created", table, [row_id])
+
+
 def _problem_type(response: Response) -> str | None:
     if response.mimetype != PROBLEM_JSON:
         return None

@@ -43,6 +43,7 @@ from ..schemas import (
     PageArgsSchema,
 )
 from ..tabular import columns_of
+from .audit import name_created
 from .auth import current_token_name
 from .lookups import add_unique
 from .pages import event_page, page_response, paginate
@@ -84,9 +85,11 @@ class GroupDetail(MethodView):
 
 
 def _record(slug: str, event_type: str, data: dict):
-    session = get_session()
-    group = get_group_or_404(session, slug)
-    return event_created(record_event(session, group, event_type, data, current_token_name()))
+    # Groups never change once created: the per-process entry spares a statement.
+    group = group_ref_or_404(slug)
+    event = record_event(get_session(), group, event_type, data, current_token_name())
+    name_created("events", event.id)
+    return event_created(event)
 
 
 @blp.route("/groups/<slug>/accessions")

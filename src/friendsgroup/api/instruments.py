@@ -32,6 +32,7 @@ from ..schemas import (
     ReportCreateSchema,
 )
 from ..tabular import columns_of
+from .audit import name_created
 from .auth import current_token_name
 from .lookups import add_unique
 from .pages import event_page, page_response, paginate
@@ -94,7 +95,9 @@ class InstrumentDetail(MethodView):
 def _record(slug: str, event_type: str, data: dict):
     session = get_session()
     instrument = get_instrument_or_404(session, slug)
-    return event_created(record_event(session, instrument, event_type, data, current_token_name()))
+    event = record_event(session, instrument, event_type, data, current_token_name())
+    name_created("events", event.id)
+    return event_created(event)
 
 
 @blp.route("/instruments/<slug>/commitments")
