@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -98,6 +99,25 @@ def _columns(resource: Resource) -> dict:
     return {"participant_id": resource.id}
 
 
+# Built once: every write asks. Only what choosing and queueing deliveries reads.
+ACTIVE_WEBHOOKS = select(
+    Webhook.id, Webhook.types, Webhook.groups, Webhook.instruments, Webhook.participants
+).where(Webhook.disabled_at.is_(None))
+
+
+# The columns of an event's change row, as the INSERT … SELECTs that log events name them.
+EVENT_CHANGE_COLUMNS = [
+    "txid",
+    "type",
+    "recorded_at",
+    "recorded_by",
+    "event_id",
+    "group_id",
+    "instrument_id",
+    "participant_id",
+]
+
+
 # The change row's INSERT, built once per kind of database (their txid differs).
 _CHANGE_INSERTS: dict[str, Insert] = {}
 
@@ -132,7 +152,11 @@ def log_change(
         )
         .scalar_one()
     )
-    hooks = active_webhooks(session)
+    _queue(session, change_id, kind, columns, active_webhooks(session))
+
+
+def _queue(session: Session, change_id: int, kind: str, columns: dict, hooks: list) -> None:
+    """Queue one change's deliveries to the webhooks that want it."""
     if hooks:
         fact = (
             change_id,
@@ -142,6 +166,95 @@ def log_change(
             columns.get("participant_id"),
         )
         _enqueue(session, hooks, _facts(session, [fact], hooks))
+
+
+# The columns a new event is written with (the rest take their defaults).
+NEW_EVENT_COLUMNS = (
+    "type",
+    "group_id",
+    "instrument_id",
+    "participant_id",
+    "effective_on",
+    "earliest_on",
+    "provisions",
+    "note",
+    "recorded_at",
+    "recorded_by",
+)
+EVENT_RECORDED = f"{KINDS[Event]}.recorded"
+# Those of them its change row repeats.
+LOGGED_COLUMNS = ("group_id", "instrument_id", "participant_id", "recorded_at", "recorded_by")
+
+
+def _event_insert():
+    table = Event.__table__
+    values = {name: bindparam(name, type_=table.c[name].type) for name in NEW_EVENT_COLUMNS}
+    return insert(table).values(values).returning(table.c.id)
+
+
+def _logged_event_statement():
+    """PostgreSQL: the event, its change row and the active webhooks in one round trip.
+
+    Data-modifying CTEs: the change row is inserted from the event's ``RETURNING`` (its
+    foreign key is checked at the end of the statement, when the event is there).
+    """
+    events, changes = Event.__table__, Change.__table__
+    event = (
+        _event_insert()
+        .returning(
+            events.c.group_id,
+            events.c.instrument_id,
+            events.c.participant_id,
+            events.c.recorded_at,
+            events.c.recorded_by,
+        )
+        .cte("new_event")
+    )
+    logged = select(
+        literal_column("pg_current_xact_id()::text::bigint", BigInteger),
+        literal(EVENT_RECORDED),
+        event.c.recorded_at,
+        event.c.recorded_by,
+        event.c.id,
+        event.c.group_id,
+        event.c.instrument_id,
+        event.c.participant_id,
+    )
+    change = (
+        insert(changes)
+        .from_select(
+            EVENT_CHANGE_COLUMNS,
+            logged,
+        )
+        .returning(changes.c.id.label("change_id"), changes.c.event_id)
+        .cte("new_change")
+    )
+    hooks = ACTIVE_WEBHOOKS.subquery("hooks")
+    # One row per active webhook (the change's ids on each), or one with no webhook.
+    return select(change, hooks).select_from(change.outerjoin(hooks, true()))
+
+
+# Built once: every accession, withdrawal, commitment and report runs one of them.
+EVENT_INSERT = _event_insert()
+LOGGED_EVENT = _logged_event_statement()
+
+
+def insert_logged_event(session: Session, columns: dict) -> int:
+    """Write a new event (``NEW_EVENT_COLUMNS``), log it as recorded and queue its
+    deliveries; its id. One round trip on PostgreSQL, three on SQLite."""
+    connection = session.connection()
+    if is_postgres(session):
+        rows = connection.execute(LOGGED_EVENT, columns).all()
+        change_id, event_id = rows[0].change_id, rows[0].event_id
+        hooks = [row for row in rows if row.id is not None]
+    else:
+        event_id = connection.execute(EVENT_INSERT, columns).scalar_one()
+        logged = {name: columns[name] for name in LOGGED_COLUMNS}
+        logged.update(type=EVENT_RECORDED, event_id=event_id)
+        change_id = connection.execute(_change_insert(session), logged).scalar_one()
+        hooks = active_webhooks(session)
+    _queue(session, change_id, EVENT_RECORDED, {**columns, "event_id": event_id}, hooks)
+    return event_id
 
 
 def record_registered(session: Session, resources: Iterable[Resource], recorded_by: str) -> None:
@@ -174,16 +287,7 @@ def bulk_event_changes(session: Session, chosen: ColumnElement[bool], returning:
     )
     # The table, not the entity: the ids come as parameters, not as rows for the ORM to insert.
     statement = insert(Change.__table__).from_select(
-        [
-            "txid",
-            "type",
-            "recorded_at",
-            "recorded_by",
-            "event_id",
-            "group_id",
-            "instrument_id",
-            "participant_id",
-        ],
+        EVENT_CHANGE_COLUMNS,
         chosen_rows,
     )
     if returning:
@@ -198,12 +302,6 @@ def queue_deliveries(session: Session, rows: list) -> None:
     hooks = active_webhooks(session)
     if hooks and rows:
         _enqueue(session, hooks, _facts(session, rows, hooks))
-
-
-# Built once: every write asks. Only what choosing and queueing deliveries reads.
-ACTIVE_WEBHOOKS = select(
-    Webhook.id, Webhook.types, Webhook.groups, Webhook.instruments, Webhook.participants
-).where(Webhook.disabled_at.is_(None))
 
 
 def active_webhooks(session: Session) -> list[Row]:

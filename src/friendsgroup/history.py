@@ -13,14 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from .changes import KINDS, log_change, record_change
+from .changes import insert_logged_event, record_change
 from .errors import Problem, conflict, validation_problem
 from .lookups import GroupRef
 from .models import Announcement, Event, Group, Instrument, Participant, Source, same_day_place
-from .participants import resolve_participant
+from .participants import resolve_locked_ref
 from .timeutil import today, utcnow
 
 FUTURE_LIMIT = timedelta(days=366)
@@ -187,7 +187,7 @@ def check_dates(
     )
 
 
-def check_admitted(target: Target, participant: Participant) -> None:
+def check_admitted(target: Target, participant: Participant | Row) -> None:
     """A group admits only the participant kinds it lists."""
     kinds = target.member_kinds
     if kinds is not None and participant.kind not in kinds:
@@ -257,7 +257,7 @@ def _steps_statement(target_column):
 STEPS = {True: _steps_statement(Event.group_id), False: _steps_statement(Event.instrument_id)}
 
 
-def visible_steps(session: Session, target: Target, participant: Participant) -> list[Step]:
+def visible_steps(session: Session, target: Target, participant: Participant | Row) -> list[Step]:
     """The current (unretracted) events of a participant in a group or instrument."""
     # Core execution: plain rows, none of the ORM's work on results.
     rows = session.connection().execute(
@@ -291,7 +291,7 @@ class WrittenEvent:
     type: str
     group: Group | GroupRef | None
     instrument: Instrument | None
-    participant: Participant
+    participant: Row  # id, code, name and kind
     effective_on: date
     earliest_on: date | None
     provisions: list[int] | None
@@ -306,9 +306,8 @@ class WrittenEvent:
     superseded_by: None = None
 
 
-# Built once: every event write runs them. Core, not the ORM: nothing of the new rows is
-# read back but the event's id, so a unit-of-work flush would only add its bookkeeping.
-EVENT_INSERT = insert(Event.__table__).returning(Event.__table__.c.id)
+# Built once: every event with sources runs it. Core, not the ORM, as for the event: nothing
+# of the new rows is read back but the event's id, so a flush would only add its bookkeeping.
 SOURCE_INSERT = insert(Source.__table__)
 SOURCE_FIELDS = ("url", "title", "publisher", "published_on", "reliability")
 
@@ -324,7 +323,7 @@ def record_event(
     target = Target(target_entity)
     check_body(target, event_type, data)
     # Found and locked in one statement: writers of one participant's history queue here.
-    participant = resolve_participant(session, data["participant"], lock=True)
+    participant = resolve_locked_ref(session, data["participant"])
     check_admitted(target, participant)
     steps = visible_steps(session, target, participant)
     _enforce(target, participant.code, steps, _new_step(event_type, data["effective_on"]))
@@ -341,27 +340,14 @@ def record_event(
         "recorded_at": utcnow(),
         "recorded_by": recorded_by,
     }
-    connection = session.connection()
-    event_id = connection.execute(EVENT_INSERT, columns).scalar_one()
+    event_id = insert_logged_event(session, columns)
     # Every row with every field: one executemany takes its columns from the first row.
     sources = [
         {"event_id": event_id, "position": position, **{f: s.get(f) for f in SOURCE_FIELDS}}
         for position, s in enumerate(data.get("sources") or [])
     ]
     if sources:
-        connection.execute(SOURCE_INSERT, sources)
-    log_change(
-        session,
-        f"{KINDS[Event]}.recorded",
-        {
-            "event_id": event_id,
-            "group_id": columns["group_id"],
-            "instrument_id": columns["instrument_id"],
-            "participant_id": participant.id,
-        },
-        recorded_by,
-        columns["recorded_at"],
-    )
+        session.connection().execute(SOURCE_INSERT, sources)
     return WrittenEvent(
         event_id,
         event_type,

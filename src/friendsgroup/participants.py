@@ -3,17 +3,21 @@
 import csv
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import TypeVar
 
 import pycountry
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .errors import not_found, validation_problem
 from .models import Participant, ParticipantAlias
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,19 @@ def country_values(country) -> dict:
 # Built once (every event write looks its participant up); the locking one for writers.
 PARTICIPANT_BY_CODE = select(Participant).where(Participant.code == bindparam("code"))
 PARTICIPANT_BY_CODE_LOCKED = PARTICIPANT_BY_CODE.with_for_update()
+# What an event's rules and answer read of its participant, as columns, not an entity.
+PARTICIPANT_REF_LOCKED = (
+    select(Participant.id, Participant.code, Participant.name, Participant.kind)
+    .where(Participant.code == bindparam("code"))
+    .with_for_update()
+)
+
+
+def _stored_code(code: str) -> str:
+    """The code a participant is stored under: a country's alpha-3 for any of its ISO codes."""
+    code = code.upper()
+    country = iso_country(code)
+    return code if country is None else country.alpha_3
 
 
 def find_participant(session: Session, code: str, *, lock: bool = False) -> Participant | None:
@@ -72,12 +89,14 @@ def find_participant(session: Session, code: str, *, lock: bool = False) -> Part
 
     ``lock`` takes the participant's row lock (PostgreSQL) in the same statement.
     """
-    code = code.upper()
-    country = iso_country(code)
-    if country is not None:
-        code = country.alpha_3
     statement = PARTICIPANT_BY_CODE_LOCKED if lock else PARTICIPANT_BY_CODE
-    return session.scalars(statement, {"code": code}).one_or_none()
+    return session.scalars(statement, {"code": _stored_code(code)}).one_or_none()
+
+
+def find_locked_ref(session: Session, code: str) -> Row | None:
+    """A registered participant's id, code, name and kind, locked as ``find_participant`` locks."""
+    found = session.connection().execute(PARTICIPANT_REF_LOCKED, {"code": _stored_code(code)})
+    return found.one_or_none()
 
 
 def get_participant_or_404(session: Session, code: str) -> Participant:
@@ -92,16 +111,26 @@ def resolve_participant(
     session: Session, code: str, field: str = "participant", *, lock: bool = False
 ) -> Participant:
     """The participant an event names; a country is registered on first use, else 422."""
-    participant = find_participant(session, code, lock=lock)
-    if participant is not None:
-        return participant
+    return _resolved(session, code, field, lambda: find_participant(session, code, lock=lock))
+
+
+def resolve_locked_ref(session: Session, code: str, field: str = "participant") -> Row:
+    """``resolve_participant``, locked, as ``find_locked_ref``'s columns (a single write's)."""
+    return _resolved(session, code, field, lambda: find_locked_ref(session, code))
+
+
+def _resolved(session: Session, code: str, field: str, find: Callable[[], T | None]) -> T:
+    """What ``find`` finds, after registering the country ``code`` names if it is not yet."""
+    found = find()
+    if found is not None:
+        return found
     country = iso_country(code)
     if country is None:
         raise validation_problem(
             field, "unknown participant: not registered and not an ISO 3166-1 country code"
         )
     insert_ignoring_duplicate(session, country_values(country))
-    return find_participant(session, country.alpha_3, lock=lock)
+    return find()
 
 
 def insert_ignoring_duplicate(session: Session, values: dict) -> None:

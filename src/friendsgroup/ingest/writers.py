@@ -14,34 +14,14 @@ from sqlalchemy import Integer, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from ..changes import active_webhooks, bulk_event_changes
+from ..changes import NEW_EVENT_COLUMNS, active_webhooks, bulk_event_changes
+from ..history import SOURCE_FIELDS
 from ..models import Event, Source
 from ..timeutil import utcnow
 from .lines import NewEvent
 
-WRITTEN_EVENT_COLUMNS = (
-    "id",
-    "type",
-    "group_id",
-    "instrument_id",
-    "participant_id",
-    "effective_on",
-    "earliest_on",
-    "provisions",
-    "note",
-    "recorded_at",
-    "recorded_by",
-    "origin",
-)
-WRITTEN_SOURCE_COLUMNS = (
-    "event_id",
-    "position",
-    "url",
-    "title",
-    "publisher",
-    "published_on",
-    "reliability",
-)
+WRITTEN_EVENT_COLUMNS = ("id", *NEW_EVENT_COLUMNS, "origin")
+WRITTEN_SOURCE_COLUMNS = ("event_id", "position", *SOURCE_FIELDS)
 
 
 class Writer:
