@@ -56,11 +56,12 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+PG_TXID = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
+
+
 def current_txid(session: Session) -> ColumnElement:
     """The writing transaction's id as a bigint (PostgreSQL), else 0."""
-    if is_postgres(session):
-        return literal_column("pg_current_xact_id()::text::bigint", BigInteger)
-    return literal(0, BigInteger)
+    return PG_TXID if is_postgres(session) else literal(0, BigInteger)
 
 
 # The oldest transaction running at the statement's snapshot that may write here: those of
@@ -187,6 +188,7 @@ LOGGED_COLUMNS = ("group_id", "instrument_id", "participant_id", "recorded_at", 
 
 
 def _event_insert():
+    """The new event's INSERT, its id returned."""
     table = Event.__table__
     values = {name: bindparam(name, type_=table.c[name].type) for name in NEW_EVENT_COLUMNS}
     return insert(table).values(values).returning(table.c.id)
@@ -211,7 +213,7 @@ def _logged_event_statement():
         .cte("new_event")
     )
     logged = select(
-        literal_column("pg_current_xact_id()::text::bigint", BigInteger),
+        PG_TXID,
         literal(EVENT_RECORDED),
         event.c.recorded_at,
         event.c.recorded_by,
@@ -222,10 +224,7 @@ def _logged_event_statement():
     )
     change = (
         insert(changes)
-        .from_select(
-            EVENT_CHANGE_COLUMNS,
-            logged,
-        )
+        .from_select(EVENT_CHANGE_COLUMNS, logged)
         .returning(changes.c.id.label("change_id"), changes.c.event_id)
         .cte("new_change")
     )
