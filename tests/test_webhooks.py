@@ -184,6 +184,27 @@ def test_each_filter_alone_and_together_queues_only_the_changes_it_names(
     }
 
 
+def test_a_write_queues_one_delivery_per_active_webhook_and_none_for_a_disabled_one(
+    app, client, auth, private, session
+):
+    create_group(client, auth)
+    active, other, disabled = (
+        subscribe(client, auth, f"http://127.0.0.1:9/{n}")["id"] for n in ("a", "b", "c")
+    )
+    with get_db(app).transaction() as writing:
+        writing.get(Webhook, disabled).disabled_at = utcnow()
+    kenya = accede(client, auth, "KEN", "2025-06-01").get_json()["id"]
+    queued = session.execute(
+        select(Delivery.webhook_id, Change.id, Change.event_id).join(
+            Change, Change.id == Delivery.change_id
+        )
+    ).all()
+    assert sorted(webhook for webhook, _, _ in queued) == sorted([active, other])
+    assert {(change, event) for _, change, event in queued} == {
+        (session.scalar(select(Change.id).where(Change.event_id == kenya)), kenya)
+    }
+
+
 def test_two_hundred_changes_two_workers_each_delivered_once(app, client, auth, private, receivers):
     receiver = receivers()
     create_group(client, auth)

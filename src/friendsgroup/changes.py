@@ -201,17 +201,7 @@ def _logged_event_statement():
     foreign key is checked at the end of the statement, when the event is there).
     """
     events, changes = Event.__table__, Change.__table__
-    event = (
-        _event_insert()
-        .returning(
-            events.c.group_id,
-            events.c.instrument_id,
-            events.c.participant_id,
-            events.c.recorded_at,
-            events.c.recorded_by,
-        )
-        .cte("new_event")
-    )
+    event = _event_insert().returning(*(events.c[name] for name in LOGGED_COLUMNS)).cte("new_event")
     logged = select(
         PG_TXID,
         literal(EVENT_RECORDED),
@@ -252,7 +242,7 @@ def insert_logged_event(session: Session, columns: dict) -> int:
         logged.update(type=EVENT_RECORDED, event_id=event_id)
         change_id = connection.execute(_change_insert(session), logged).scalar_one()
         hooks = active_webhooks(session)
-    _queue(session, change_id, EVENT_RECORDED, {**columns, "event_id": event_id}, hooks)
+    _queue(session, change_id, EVENT_RECORDED, columns, hooks)
     return event_id
 
 

@@ -314,7 +314,7 @@ SOURCE_FIELDS = ("url", "title", "publisher", "published_on", "reliability")
 
 def record_event(
     session: Session,
-    target_entity: Group | Instrument,
+    target_entity: Group | GroupRef | Instrument,
     event_type: str,
     data: dict,
     recorded_by: str,
