@@ -17,7 +17,15 @@ from friendsgroup.timeutil import utcnow
 from friendsgroup.webhooks.schedule import Schedule
 from friendsgroup.webhooks.sending import Outcome
 from friendsgroup.webhooks.worker import Claim, Settings, Worker
-from tests.support import accede, assert_problem, console_script, create_group, row_counts
+from tests.support import (
+    INSTRUMENT_BODY,
+    accede,
+    assert_problem,
+    console_script,
+    create_group,
+    post,
+    row_counts,
+)
 
 HOOKS = "/api/v1/webhooks"
 FAST = Schedule(base=0.01, cap=0.05, give_up=3600, disable_after=3600)
@@ -156,6 +164,7 @@ def test_each_filter_alone_and_together_queues_only_the_changes_it_names(
 ):
     for slug, name in (("friends", "Friends"), ("other", "Other"), ("setup", "Setup")):
         create_group(client, auth, slug=slug, name=name)
+    assert post(client, "/instruments", INSTRUMENT_BODY, auth).status_code == 201
     # A filter names registered participants only: KEN's first accession registers it.
     assert accede(client, auth, "KEN", "2025-06-01", group="setup").status_code == 201
     hooks = {
@@ -163,6 +172,7 @@ def test_each_filter_alone_and_together_queues_only_the_changes_it_names(
         for name, filters in {
             "all": {},
             "group": {"groups": ["friends"]},
+            "instrument": {"instruments": ["code"]},
             "participant": {"participants": ["KEN"]},
             "both": {"groups": ["other"], "participants": ["KEN"], "types": ["event.recorded"]},
         }.items()
@@ -170,6 +180,8 @@ def test_each_filter_alone_and_together_queues_only_the_changes_it_names(
     kenya = accede(client, auth, "KEN", "2025-06-01").get_json()["id"]
     japan = accede(client, auth, "JPN", "2025-06-01", group="other").get_json()["id"]
     kenya_other = accede(client, auth, "KEN", "2025-06-01", group="other").get_json()["id"]
+    commitment = {"participant": "KEN", "effective_on": "2025-06-01"}
+    kenya_code = post(client, "/instruments/code/commitments", commitment, auth).get_json()["id"]
     queued = session.execute(
         select(Webhook.id, Change.event_id)
         .join(Delivery, Delivery.webhook_id == Webhook.id)
@@ -177,9 +189,10 @@ def test_each_filter_alone_and_together_queues_only_the_changes_it_names(
     ).all()
     by_hook = {name: {e for w, e in queued if w == hook} for name, hook in hooks.items()}
     assert by_hook == {
-        "all": {kenya, japan, kenya_other},
+        "all": {kenya, japan, kenya_other, kenya_code},
         "group": {kenya},
-        "participant": {kenya, kenya_other},
+        "instrument": {kenya_code},
+        "participant": {kenya, kenya_other, kenya_code},
         "both": {kenya_other},
     }
 

@@ -156,17 +156,28 @@ def log_change(
     _queue(session, change_id, kind, columns, active_webhooks(session))
 
 
-def _queue(session: Session, change_id: int, kind: str, columns: dict, hooks: list) -> None:
-    """Queue one change's deliveries to the webhooks that want it."""
-    if hooks:
-        fact = (
-            change_id,
-            kind,
-            columns.get("group_id"),
-            columns.get("instrument_id"),
-            columns.get("participant_id"),
-        )
-        _enqueue(session, hooks, _facts(session, [fact], hooks))
+# A change's group slug, instrument slug and participant code, which webhook filters name.
+Names = tuple[str | None, str | None, str | None]
+
+
+def _queue(
+    session: Session,
+    change_id: int,
+    kind: str,
+    columns: dict,
+    hooks: list,
+    names: Names | None = None,
+) -> None:
+    """Queue one change's deliveries to the webhooks that want it; the ``names`` its rows go
+    by, when the caller has them, or else read for the filters some webhook sets."""
+    if not hooks:
+        return
+    if names is not None:
+        facts = [(change_id, kind, *names)]
+    else:
+        ids = (columns.get("group_id"), columns.get("instrument_id"), columns.get("participant_id"))
+        facts = _facts(session, [(change_id, kind, *ids)], hooks)
+    _enqueue(session, hooks, facts)
 
 
 # The columns a new event is written with (the rest take their defaults).
@@ -228,9 +239,10 @@ EVENT_INSERT = _event_insert()
 LOGGED_EVENT = _logged_event_statement()
 
 
-def insert_logged_event(session: Session, columns: dict) -> int:
+def insert_logged_event(session: Session, columns: dict, names: Names) -> int:
     """Write a new event (``NEW_EVENT_COLUMNS``), log it as recorded and queue its
-    deliveries; its id. One round trip on PostgreSQL, three on SQLite."""
+    deliveries, matched by the ``names`` of its group or instrument and participant; its id.
+    One round trip on PostgreSQL, three on SQLite."""
     connection = session.connection()
     if is_postgres(session):
         rows = connection.execute(LOGGED_EVENT, columns).all()
@@ -242,7 +254,7 @@ def insert_logged_event(session: Session, columns: dict) -> int:
         logged.update(type=EVENT_RECORDED, event_id=event_id)
         change_id = connection.execute(_change_insert(session), logged).scalar_one()
         hooks = active_webhooks(session)
-    _queue(session, change_id, EVENT_RECORDED, columns, hooks)
+    _queue(session, change_id, EVENT_RECORDED, columns, hooks, names)
     return event_id
 
 

@@ -340,7 +340,9 @@ def record_event(
         "recorded_at": utcnow(),
         "recorded_by": recorded_by,
     }
-    event_id = insert_logged_event(session, columns)
+    # The writer has the names webhook filters match, so they are not read again.
+    names = (target.slug, None) if target.is_group else (None, target.slug)
+    event_id = insert_logged_event(session, columns, (*names, participant.code))
     # Every row with every field: one executemany takes its columns from the first row.
     sources = [
         {"event_id": event_id, "position": position, **{f: s.get(f) for f in SOURCE_FIELDS}}
