@@ -42,6 +42,27 @@ def test_an_at_least_total_shows_its_bound_in_json_csv_and_the_cli(client, auth,
     assert "Announced: at least 60 as of 2026-02-19 (official); difference -59" in table.output
 
 
+def test_the_latest_date_wins_and_on_one_date_the_more_reliable_source(client, auth):
+    create_group(client, auth)
+    accede(client, auth, "JPN", "2024-05-02")
+    reported = {**SOURCE, "url": "https://example.org/2", "reliability": "reported"}
+    # Recorded in an order that is neither the dates' nor the reliabilities'.
+    announce(client, auth, {"as_of": "2024-10-01", "count": 60, "source": SOURCE})
+    announce(client, auth, {"as_of": "2024-10-01", "count": 58, "source": reported})
+    announce(client, auth, {"as_of": "2024-05-02", "count": 40, "source": SOURCE})
+    announce(client, auth, {"as_of": "2025-01-01", "count": 70, "source": SOURCE})
+    assert [members(client, on)["announced"]["count"] for on in ("2024-06-01", "2024-12-31")] == [
+        40,
+        60,
+    ]
+    assert members(client, "2024-12-31")["announced"]["source"]["reliability"] == "official"
+    assert members(client, "2025-01-01")["announced"]["count"] == 70
+    query = "interval=day&from=2024-09-30&to=2025-01-01"
+    series = client.get(f"/api/v1/groups/friends/counts?{query}").json
+    announced = {point["date"]: point["announced"] for point in series["points"]}
+    assert [announced[on] for on in ("2024-09-30", "2024-10-01", "2025-01-01")] == [40, 60, 70]
+
+
 def test_an_exact_total_is_the_default_and_a_bad_bound_is_refused(client, auth, session):
     create_group(client, auth)
     assert announce(client, auth, {**MORE_THAN_60, "bound": "exact"})["bound"] == "exact"

@@ -1,6 +1,8 @@
 """Announced totals: which one a report shows on a date, and how it is written."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
@@ -27,35 +29,63 @@ def announcements_known(args: dict):
     return announcement_visible_at(known_at)
 
 
-ANNOUNCEMENTS = (
-    select(
-        Announcement.id,
-        Announcement.as_of,
-        Announcement.count,
-        Announcement.bound,
-        Announcement.note,
-        Source.url,
-        Source.title,
-        Source.publisher,
-        Source.published_on,
-        Source.reliability,
-    )
-    .outerjoin(Source, Source.announcement_id == Announcement.id)
-    .where(
-        Announcement.group_id == bindparam("group_id"),
-        announcement_visible_at(bindparam("known_at")),
-    )
+class AnnouncementRow(NamedTuple):
+    """An announcement with one of its sources (all None when it has none)."""
+
+    id: int
+    as_of: date
+    count: int
+    bound: str
+    note: str | None
+    url: str | None
+    title: str | None
+    publisher: str | None
+    published_on: date | None
+    reliability: str | None
+
+
+# The columns of ``AnnouncementRow``, in its order.
+ANNOUNCEMENT_COLUMNS = (
+    Announcement.id,
+    Announcement.as_of,
+    Announcement.count,
+    Announcement.bound,
+    Announcement.note,
+    Source.url,
+    Source.title,
+    Source.publisher,
+    Source.published_on,
+    Source.reliability,
 )
 
 
-def announcements_of(session: Session, group, known_at: datetime) -> list:
-    """The group's announcements visible at ``known_at``, in the order a later one wins.
+def announcement_rows(*columns, where=()):
+    """The ``columns`` of the group's announcements visible at ``known_at``, each with each
+    of its sources, for those ``where`` also admits (both bound at execution)."""
+    return (
+        select(*columns)
+        .outerjoin(Source, Source.announcement_id == Announcement.id)
+        .where(
+            Announcement.group_id == bindparam("group_id"),
+            announcement_visible_at(bindparam("known_at")),
+            *where,
+        )
+    )
 
-    On the same date, a more reliable announcement wins over a less reliable one.
-    """
-    params = {"group_id": group.id, "known_at": known_at}
-    rows = session.connection().execute(ANNOUNCEMENTS, params).all()
+
+ANNOUNCEMENTS = announcement_rows(*ANNOUNCEMENT_COLUMNS)
+
+
+def in_winning_order(rows: Iterable) -> list:
+    """Announcements in the order a later one wins: by date, then on the same date a more
+    reliable one over a less reliable one, then the later recorded."""
     return sorted(rows, key=lambda a: (a.as_of, RELIABILITY_RANK.get(a.reliability, -1), a.id))
+
+
+def announcements_of(session: Session, group, known_at: datetime) -> list:
+    """The group's announcements visible at ``known_at``, in the order a later one wins."""
+    params = {"group_id": group.id, "known_at": known_at}
+    return in_winning_order(session.connection().execute(ANNOUNCEMENTS, params).all())
 
 
 def source_dict(source) -> dict | None:

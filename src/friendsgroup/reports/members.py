@@ -3,27 +3,40 @@
 from collections import Counter
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, func, literal, null, select, union_all
+from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from ..models import Event, Participant, same_day_place
+from ..models import Announcement, Event, Participant, Source, same_day_place
 from ..timeutil import isoformat_z
-from .announced import announced_block, announcements_of, latest_announcement
+from .announced import (
+    ANNOUNCEMENT_COLUMNS,
+    AnnouncementRow,
+    announced_block,
+    announcement_rows,
+    in_winning_order,
+    latest_announcement,
+)
 from .evidence import PendingAccession, possible_members, strongest_reliability, strongest_sources
 from .visibility import moments, visible_at
 
 UNKNOWN_REGION = "Unknown"
+# What only an announcement's rows of the report fill: ``AnnouncementRow`` but for its id,
+# date and reliability, which take the columns of an event's.
+ANNOUNCED_ONLY = [c for c in ANNOUNCEMENT_COLUMNS if c.key not in ("id", "as_of", "reliability")]
 
 
 def _members_statement():
-    """Members on ``as_of`` and, in the same answer, the accessions still pending then.
+    """Members on ``as_of`` and, in the same answer, the accessions still pending then and
+    the announced totals up to then.
 
     Each participant's last visible event on or before ``as_of`` decides: periods alternate,
     so an accession there makes a member, since its date. The pending accessions (an
     uncertain window ``earliest_on <= as_of < effective_on``) come as rows of their own
-    (``row = 'pending'``), with the reliability of their strongest source, so that one
-    statement answers the whole report. Built once: the report is a lookup, and rebuilding
-    the statement would cost more than running it.
+    (``row = 'pending'``), with the reliability of their strongest source, and so do the
+    group's visible announcements of ``as_of`` or earlier (``row = 'announced'``: their date
+    as ``effective_on``, a source's reliability as ``rated``, the rest in columns of their
+    own), so that one statement answers the whole report. Built once: the report is a
+    lookup, and rebuilding the statement would cost more than running it.
     """
     ranked = (
         select(
@@ -57,7 +70,10 @@ def _members_statement():
             Participant.name,
             Participant.kind,
             Participant.region,
-            null(),
+            null().label("rated"),
+            # Typed: the union takes its columns' types from here (and PostgreSQL, two untyped
+            # NULLs in a row as text).
+            *(cast(null(), column.type).label(column.key) for column in ANNOUNCED_ONLY),
         )
         .join(Participant, Participant.id == ranked.c.participant_id)
         .where(ranked.c.rank == 1, ranked.c.type == "accession")
@@ -74,6 +90,7 @@ def _members_statement():
             Participant.kind,
             null(),
             strongest_reliability(Event.id),
+            *(null() for _ in ANNOUNCED_ONLY),
         )
         .join(Participant, Participant.id == Event.participant_id)
         .where(
@@ -84,8 +101,18 @@ def _members_statement():
             Event.effective_on > bindparam("as_of"),
         )
     )
-    both = union_all(members, pending).subquery("report")
-    return select(both).order_by(both.c.row, both.c.name, both.c.code)
+    announced = announcement_rows(
+        literal("announced"),
+        Announcement.id,
+        null(),
+        Announcement.as_of,
+        *(null() for _ in range(5)),
+        Source.reliability,
+        *ANNOUNCED_ONLY,
+        where=(Announcement.as_of <= bindparam("as_of"),),
+    )
+    every = union_all(members, pending, announced).subquery("report")
+    return select(every).order_by(every.c.row, every.c.name, every.c.code)
 
 
 MEMBERS = _members_statement()
@@ -110,8 +137,11 @@ def members_report(
     # Core execution: the statement needs none of the ORM's work on results.
     rows = session.connection().execute(MEMBERS, params).all()
     listed, by_kind, by_region = [], Counter(), Counter()
-    member_ids, event_ids, pending = set(), [], {}
-    for row, event_id, who, since, earliest_on, code, name, kind, region, rated in rows:
+    member_ids, event_ids, pending, announced = set(), [], {}, []
+    for row, event_id, who, since, earliest_on, code, name, kind, region, rated, *own in rows:
+        if row == "announced":
+            announced.append(AnnouncementRow(event_id, since, *own, rated))
+            continue
         if row == "pending":
             # In name order, as the possible members are listed.
             pending[who] = PendingAccession(event_id, code, name, kind, earliest_on, since, rated)
@@ -139,7 +169,7 @@ def members_report(
             member["source"] = strongest.get(event_id)
     # A participant both counted and in a window (a rejoin pending) is a member, not possibly.
     possible = possible_members([a for p, a in pending.items() if p not in member_ids])
-    announcement = latest_announcement(announcements_of(session, group, known_at), as_of)
+    announcement = latest_announcement(in_winning_order(announced), as_of)
     return {
         "group": group.slug,
         "as_of": as_of.isoformat(),
