@@ -59,17 +59,27 @@ def database_url(tmp_path_factory) -> str:
     return url
 
 
+# Every table emptied, dependents first, and on PostgreSQL every sequence restarted, in one
+# round trip. Not TRUNCATE: it gives each table and index a new file, 0.15-0.25 s a test,
+# where deleting the few rows a test leaves takes 5-10 ms.
+_TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
+_RESTART_SEQUENCES = (
+    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+    "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"
+)
+
+
 def clean(app) -> None:
     """Empty every table, keeping the schema and its migration mark, and forget cached rows."""
     for cache in (GROUP_CACHE, REPORT_CACHE, PAGE_CACHE):
         app.extensions.pop(cache, None)
     engine = get_db(app).engine
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            deletes = "; ".join(f"DELETE FROM {table}" for table in _TABLES)
+            connection.exec_driver_sql(f"{deletes}; {_RESTART_SEQUENCES}")
         else:
-            for table in tables:
+            for table in _TABLES:
                 connection.execute(text(f"DELETE FROM {table}"))
 
 
