@@ -2,13 +2,31 @@
 
 import pytest
 
-from tests.support import assert_problem, row_counts
+from friendsgroup.db import get_db
+from tests.support import accede, assert_problem, create_group, row_counts, running_server
 
 
 def test_create_app_takes_overrides(make_app, database_url):
     app = make_app(DATABASE_URL=database_url, MAX_CONTENT_LENGTH=1234)
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
     assert app.config["DATABASE_URL"] == database_url
+
+
+def test_serving_a_sqlite_registry_gathers_its_planner_statistics(
+    app, client, auth, database_url, tmp_path
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's autovacuum gathers its own statistics")
+    create_group(client, auth)
+    assert accede(client, auth, "JPN", "2024-05-02").status_code == 201
+    engine = get_db(app).engine
+    with engine.begin() as connection:  # left by an import of an earlier test, if any
+        connection.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
+    with running_server(database_url, tmp_path, workers=1):
+        pass
+    with engine.connect() as connection:
+        analysed = set(connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+    assert {"events", "groups", "participants"} <= analysed
 
 
 def test_healthz_and_readyz(client):

@@ -308,6 +308,23 @@ def test_an_import_builds_on_the_recorded_history(runner, client, auth, friends,
     assert accede(client, auth, "JPN", "2025-07-01").status_code == 409
 
 
+def test_an_import_into_sqlite_leaves_its_planner_statistics(runner, app, friends, tmp_path):
+    engine = get_db(app).engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum gathers its own statistics")
+    with engine.begin() as connection:  # left by an import of an earlier test, if any
+        connection.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
+    path = write_csv(tmp_path / "events.csv", [row("JPN", "2024-05-02"), row("FR", "2024-06-01")])
+    assert run(runner, path, "--dry-run").exit_code == 0
+    with engine.connect() as connection:
+        stats = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        assert connection.exec_driver_sql(stats).scalar() == 0  # a dry run writes nothing
+    assert run(runner, path).exit_code == 0
+    with engine.connect() as connection:
+        analysed = connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars().all()
+    assert {"events", "changes"} <= set(analysed)
+
+
 def test_instrument_lines_follow_the_instrument_rules(runner, client, auth, instrument, tmp_path):
     body = {"code": "NEC", "name": "NEC", "kind": "organisation"}
     assert client.post("/api/v1/participants", json=body, headers=auth).status_code == 201

@@ -263,6 +263,19 @@ def test_db_copy_moves_the_registry_in_one_step(tmp_path, app, client, auth, sql
         get_db(copied).dispose()
 
 
+def test_a_restore_into_sqlite_leaves_its_planner_statistics(app, client, auth, sqlite_url):
+    build_registry(client, auth)
+    target = sqlite_url()
+    assert cli(app, "db", "copy", "--to", target).exit_code == 0
+    engine = create_engine(target)
+    try:
+        with engine.connect() as connection:
+            analysed = set(connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+    finally:
+        engine.dispose()
+    assert {"events", "changes", "participants", "sources"} <= analysed
+
+
 def test_db_copy_refuses_an_unmigrated_target(app, tmp_path):
     result = cli(app, "db", "copy", "--to", f"sqlite:///{tmp_path / 'bare.sqlite3'}")
     assert result.exit_code == 1

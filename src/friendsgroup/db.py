@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,6 +109,22 @@ def _configure_sqlite(engine: Engine) -> None:
         # their read-check-write sequences (SQLite has no row locks).
         immediate = connection.get_execution_options().get("sqlite_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# SQLite gathers no statistics for its query planner by itself, and without them it reads a
+# group's pending accessions through the wrong index (every event of the group, not the few
+# with an uncertain date). ANALYZE from a sample of each index, as ``PRAGMA optimize`` does:
+# a few milliseconds on a 250,000-event file, where reading every index took 0.7 s.
+SQLITE_ANALYSIS_LIMIT = 400
+
+
+def refresh_planner_statistics(connection: Connection) -> None:
+    """On SQLite, gather the query planner's statistics afresh; elsewhere the database's own
+    autovacuum does."""
+    if connection.dialect.name != "sqlite":
+        return
+    connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+    connection.exec_driver_sql("ANALYZE")
 
 
 class Database:

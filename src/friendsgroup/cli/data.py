@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit import watch
-from ..db import get_db
+from ..db import get_db, refresh_planner_statistics
 from ..ingest.files import FileProblem, import_events
 from ..ingest.lines import BulkProblems
 from ..ingest.seeds import RECORDED_BY as SEED_RECORDED_BY
@@ -140,6 +140,7 @@ def import_command(file: str, dry_run: bool, skip_existing: bool, by: str) -> No
             if dry_run:
                 session.rollback()
             else:
+                refresh_planner_statistics(session.connection())
                 record_command(session, action, by)
     except BulkProblems as error:
         if not dry_run:

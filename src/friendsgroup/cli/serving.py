@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..db import get_db
+from ..db import get_db, refresh_planner_statistics
 from ..server import run
 from . import app, main, require_head
 
@@ -18,7 +18,11 @@ from . import app, main, require_head
 def serve(host: str, port: int, workers: int, webhooks: bool) -> None:
     """Serve the API with gunicorn; refuses a database that is not at head."""
     require_head()
-    get_db(app()).dispose()
+    database = get_db(app())
+    # A registry that grew through the API was never analysed: each start brings it up to date.
+    with database.engine.begin() as connection:
+        refresh_planner_statistics(connection)
+    database.dispose()
     # One delivering process beside the server (one is all SQLite wants), gone with it.
     deliverer = (
         subprocess.Popen([sys.executable, "-m", "friendsgroup.cli", "worker", "--exit-with-parent"])

@@ -11,6 +11,7 @@ from typing import IO
 from sqlalchemy import Connection, Engine, create_engine, exists, select
 
 from .. import migrate
+from ..db import refresh_planner_statistics
 from ..history import Step, timeline_problem
 from ..models import Event, Group, Instrument, Participant
 from . import PortabilityError
@@ -84,6 +85,7 @@ def restore_lines(
             progress("restore: checking the rules of history")
         _check_history(connection)
         advance_sequences(connection, [table for table, _ in plan])
+        refresh_planner_statistics(connection)
     if progress:
         progress(f"restore: {sum(counts.values()):,} rows of {len(counts)} tables committed")
     return counts
