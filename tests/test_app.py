@@ -1,9 +1,36 @@
 """The foundation: factory, probes, the OpenAPI document and the write contract."""
 
+import sqlite3
+import time
+
 import pytest
+import requests
+from sqlalchemy import make_url
 
 from friendsgroup.db import get_db
 from tests.support import accede, assert_problem, create_group, row_counts, running_server
+
+
+def test_a_sqlite_registry_busy_with_a_writer_is_served_without_new_statistics(
+    app, database_url, tmp_path
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's autovacuum gathers its own statistics")
+    # Another process writing (a long import) holds SQLite's write lock all along.
+    writer = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with running_server(database_url, tmp_path, workers=1) as server:
+            # Ready while the lock is still held, and long before the 30 s a command waits.
+            assert time.monotonic() - started < 10
+            assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
+            server.process.terminate()
+            server.process.wait(timeout=15)
+            log = server.log()
+    finally:
+        writer.close()
+    assert "note: the query planner's statistics were not refreshed (database is locked)" in log
 
 
 def test_create_app_takes_overrides(make_app, database_url):

@@ -118,11 +118,13 @@ def _configure_sqlite(engine: Engine) -> None:
 SQLITE_ANALYSIS_LIMIT = 400
 
 
-def refresh_planner_statistics(connection: Connection) -> None:
-    """On SQLite, gather the query planner's statistics afresh; elsewhere the database's own
-    autovacuum does."""
+def refresh_planner_statistics(connection: Connection, wait: float | None = None) -> None:
+    """On SQLite, gather the query planner's statistics afresh, waiting at most ``wait``
+    seconds (if given) for another writer; elsewhere the database's own autovacuum does."""
     if connection.dialect.name != "sqlite":
         return
+    if wait is not None:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={_milliseconds(wait)}")
     connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
     connection.exec_driver_sql("ANALYZE")
 

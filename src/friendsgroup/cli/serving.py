@@ -4,10 +4,26 @@ import subprocess
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from ..db import get_db, refresh_planner_statistics
 from ..server import run
 from . import app, main, require_head
+
+# How long a start waits for a writer (a long import) to let the statistics be refreshed.
+STATISTICS_WAIT = 1
+
+
+def _refresh_statistics(database) -> None:
+    """Bring the planner's statistics up to date (a registry that grew through the API was
+    never analysed), unless another process keeps writing past ``STATISTICS_WAIT``: then
+    serve without them rather than wait for it."""
+    try:
+        with database.engine.begin() as connection:
+            refresh_planner_statistics(connection, wait=STATISTICS_WAIT)
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0]
+        click.echo(f"note: the query planner's statistics were not refreshed ({reason})", err=True)
 
 
 @main.command()
@@ -19,9 +35,7 @@ def serve(host: str, port: int, workers: int, webhooks: bool) -> None:
     """Serve the API with gunicorn; refuses a database that is not at head."""
     require_head()
     database = get_db(app())
-    # A registry that grew through the API was never analysed: each start brings it up to date.
-    with database.engine.begin() as connection:
-        refresh_planner_statistics(connection)
+    _refresh_statistics(database)
     database.dispose()
     # One delivering process beside the server (one is all SQLite wants), gone with it.
     deliverer = (
