@@ -80,6 +80,15 @@ def withdraw(client, auth, participant, on, group="friends", **extra):
     return client.post(f"/api/v1/groups/{group}/withdrawals", json=body, headers=auth)
 
 
+def analysed_tables(engine) -> set[str]:
+    """The tables SQLite's planner has statistics of (none until an ANALYZE)."""
+    with engine.connect() as connection:
+        stats = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        if not connection.exec_driver_sql(stats).scalar():
+            return set()
+        return set(connection.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+
+
 def assert_problem(response, status: int, type_: str | None = None, field: str | None = None):
     """The response is problem+json with this status, type and (optionally) field.
 

@@ -70,10 +70,8 @@ def country_values(country) -> dict:
 PARTICIPANT_BY_CODE = select(Participant).where(Participant.code == bindparam("code"))
 PARTICIPANT_BY_CODE_LOCKED = PARTICIPANT_BY_CODE.with_for_update()
 # What an event's rules and answer read of its participant, as columns, not an entity.
-PARTICIPANT_REF_LOCKED = (
-    select(Participant.id, Participant.code, Participant.name, Participant.kind)
-    .where(Participant.code == bindparam("code"))
-    .with_for_update()
+PARTICIPANT_REF_LOCKED = PARTICIPANT_BY_CODE_LOCKED.with_only_columns(
+    Participant.id, Participant.code, Participant.name, Participant.kind
 )
 
 

@@ -106,7 +106,7 @@ def _members_statement():
         Announcement.id,
         null(),
         Announcement.as_of,
-        *(null() for _ in range(5)),
+        *(null() for _ in range(5)),  # earliest_on, code, name, kind, region
         Source.reliability,
         *ANNOUNCED_ONLY,
         where=(Announcement.as_of <= bindparam("as_of"),),
