@@ -347,6 +347,40 @@ def test_restored_instants_and_supersessions_are_the_originals(tmp_path, app, cl
     assert model_differences(get_db(target).engine) == []
 
 
+def test_a_corrected_event_keeps_its_place_among_its_same_day_peers(
+    tmp_path, app, client, auth, blank
+):
+    """A correction keeps the place of the event it replaces: its id alone would put it after
+    the withdrawal of the same day, a history the registry never had, and refuse the dump."""
+    create_group(client, auth)
+    joined = accede(client, auth, "JPN", "2024-05-02").get_json()
+    left = withdraw(client, auth, "JPN", "2024-05-02").get_json()
+    correction = {"reason": "the depositary's wording", "note": "joined and left at once"}
+    fixed = client.post(f"{API}/events/{joined['id']}/correction", json=correction, headers=auth)
+    assert fixed.status_code == 201, fixed.get_json()
+    assert accede(client, auth, "JPN", "2024-06-01").status_code == 201
+    original = dump(app, tmp_path / "registry.jsonl")
+    target = blank()
+    result = cli(target, "restore", str(tmp_path / "registry.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert without_created_at(dump(target, tmp_path / "again.jsonl")) == without_created_at(
+        original
+    )
+    # And the restored registry takes the writes the original would.
+    assert withdraw(target.test_client(), auth_for(target), "JPN", "2024-07-01").status_code == 201
+    # The participant's history lists the day as it happened: the retracted accession, its
+    # correction in its place, then the withdrawal.
+    listed = json.loads(cli(app, "participant", "history", "JPN", "--format", "json").output)
+    first_day = [
+        (e["id"], e["type"]) for e in listed["events"] if e["effective_on"] == "2024-05-02"
+    ]
+    assert first_day == [
+        (joined["id"], "accession"),
+        (fixed.get_json()["id"], "accession"),
+        (left["id"], "withdrawal"),
+    ]
+
+
 def test_instants_at_another_offset_are_restored_in_utc(tmp_path, app, client, auth, blank):
     create_group(client, auth)
     assert accede(client, auth, "JPN", "2024-05-02").status_code == 201

@@ -12,6 +12,7 @@ import pytest
 
 from friendsgroup.timeutil import today
 from friendsgroup.web.views import chart_interval
+from tests.support import accede, create_group, withdraw
 from tests.web_world import AS_OF, make_web_world
 
 API = "/api/v1"
@@ -375,3 +376,15 @@ def test_the_catalogue_is_complete_and_compiled():
         return {key(m.id): key(m.string) for m in source if m.id}
 
     assert messages(compiled) == messages(catalog)
+
+
+def test_the_participant_page_lists_a_day_as_it_happened(client, auth):
+    """A correction keeps its event's place among the events of its day, as the rules do."""
+    create_group(client, auth)
+    joined = accede(client, auth, "JPN", "2024-05-02").get_json()
+    left = withdraw(client, auth, "JPN", "2024-05-02").get_json()
+    correction = {"reason": "the depositary's wording", "note": "joined and left at once"}
+    fixed = client.post(f"{API}/events/{joined['id']}/correction", json=correction, headers=auth)
+    html = client.get("/participants/JPN").get_data(as_text=True)
+    listed = [int(n) for n in re.findall(r'<article class="event[^"]*" id="event-(\d+)"', html)]
+    assert listed == [joined["id"], fixed.get_json()["id"], left["id"]]

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, exists, select
 from .. import migrate
 from ..db import refresh_planner_statistics
 from ..history import Step, timeline_problem
-from ..models import Event, Group, Instrument, Participant
+from ..models import Event, Group, Instrument, Participant, same_day_place
 from . import PortabilityError
 from .dump import dump_chunks
 from .dumpfile import Body, LineError, check_header, columns_decoder, lines_of, parse, parse_many
@@ -252,10 +252,13 @@ def _check_closing(number: int, value: dict, body: Body, rows: int, pending) -> 
 def _check_history(connection: Connection) -> None:
     """Each participant's visible events in each group and instrument, by history's rules."""
     key = (Event.group_id, Event.instrument_id, Event.participant_id)
+    # Same-day events in their places, as every write saw them: a correction keeps the place
+    # of the event it replaced, so its id alone would put it after its later peers.
+    place = same_day_place()
     statement = (
-        select(*key, Event.id, Event.type, Event.effective_on)
+        select(*key, place, Event.type, Event.effective_on, Event.earliest_on, Event.id)
         .where(Event.retracted_at.is_(None))
-        .order_by(*key, Event.effective_on, Event.id)
+        .order_by(*key, Event.effective_on, place)
     )
     # Options on the statement: on the connection they would stay for every later one.
     rows = connection.execute(statement.execution_options(yield_per=10_000))
@@ -263,7 +266,10 @@ def _check_history(connection: Connection) -> None:
         for (group_id, instrument_id, participant_id), timeline in groupby(
             rows, key=itemgetter(0, 1, 2)
         ):
-            steps = [Step(type_, on, id_, id_) for _, _, _, id_, type_, on in timeline]
+            steps = [
+                Step(type_, on, place_, id_, earliest)
+                for _, _, _, place_, type_, on, earliest, id_ in timeline
+            ]
             if timeline_problem(steps, None, "", group_id is not None) is not None:
                 problem = _named_problem(connection, steps, group_id, instrument_id, participant_id)
                 raise PortabilityError(f"the dump breaks the rules of history: {problem.detail}")
