@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from friendsgroup.db import get_db
+from friendsgroup.portability.restore import check_history
 from friendsgroup.tokens import create_token
 from tests.conftest import clean
 from tests.support import FRIENDS
@@ -86,6 +87,8 @@ actions = st.lists(
         ),
         st.tuples(st.just("retract"), st.integers(0, 20)),
         st.tuples(st.just("correct"), st.integers(0, 20), st.sampled_from(DAYS)),
+        # A correction of the note alone: the replacement keeps the event's place in its day.
+        st.tuples(st.just("amend"), st.integers(0, 20)),
     ),
     min_size=10,
     max_size=30,
@@ -101,6 +104,16 @@ actions = st.lists(
         st.sampled_from(DAYS + [DAYS[-1] + timedelta(days=400)]), min_size=3, max_size=3
     ),
 )
+# Joined and left on one day, then the accession amended: its replacement's id comes after
+# the withdrawal's, its place before it.
+@example(
+    steps=[
+        ("record", "KEN", "accession", DAYS[0]),
+        ("record", "KEN", "withdrawal", DAYS[0]),
+        ("amend", 0),
+    ],
+    probes=[DAYS[0], DAYS[1], DAYS[2]],
+)
 def test_the_api_decides_like_the_model(app, steps, probes):
     clean(app)
     with get_db(app).transaction() as session:
@@ -108,7 +121,7 @@ def test_the_api_decides_like_the_model(app, steps, probes):
     client = app.test_client()
     assert client.post("/api/v1/groups", json=FRIENDS, headers=auth).status_code == 201
     model = Model()
-    for step in steps:
+    for number, step in enumerate(steps):
         if step[0] == "record":
             _, participant, kind, on = step
             expected = model.may_record(participant, kind, on)
@@ -131,6 +144,25 @@ def test_the_api_decides_like_the_model(app, steps, probes):
             )
             assert response.status_code == (200 if expected else 409), (step, response.json)
             event.retracted = event.retracted or expected
+        elif step[0] == "amend":
+            event = model.events[step[1] % len(model.events)]
+            response = client.post(
+                f"/api/v1/events/{event.id}/correction",
+                json={"reason": "test", "note": f"amended as step {number}"},
+                headers=auth,
+            )
+            assert response.status_code == (409 if event.retracted else 201), (step, response.json)
+            if not event.retracted:
+                event.retracted = True
+                model.events.append(
+                    Recorded(
+                        response.json["id"],
+                        event.participant,
+                        event.type,
+                        event.on,
+                        place=event.order,
+                    )
+                )
         else:
             event = model.events[step[1] % len(model.events)]
             on = step[2]
@@ -154,3 +186,6 @@ def test_the_api_decides_like_the_model(app, steps, probes):
     for on in probes:
         report = client.get(f"/api/v1/groups/friends/members?as_of={on.isoformat()}").json
         assert sorted(m["code"] for m in report["members"]) == sorted(model.members(on)), on
+    # Whatever history the API accepted, a restore of it accepts too.
+    with get_db(app).engine.connect() as connection:
+        check_history(connection)

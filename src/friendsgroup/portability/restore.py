@@ -83,7 +83,7 @@ def restore_lines(
             counts = _load(connection, lines, plan, progress)
         if progress and sum(counts.values()) >= PROGRESS_EVERY:
             progress("restore: checking the rules of history")
-        _check_history(connection)
+        check_history(connection)
         advance_sequences(connection, [table for table, _ in plan])
         refresh_planner_statistics(connection)
     if progress:
@@ -249,7 +249,7 @@ def _check_closing(number: int, value: dict, body: Body, rows: int, pending) -> 
         raise LineError(number, "the digest does not match the lines: the file was altered")
 
 
-def _check_history(connection: Connection) -> None:
+def check_history(connection: Connection) -> None:
     """Each participant's visible events in each group and instrument, by history's rules."""
     key = (Event.group_id, Event.instrument_id, Event.participant_id)
     # Same-day events in their places, as every write saw them: a correction keeps the place
