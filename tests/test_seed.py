@@ -204,3 +204,12 @@ def test_derived_launch_members_keep_their_note_and_every_tag(seeded, session):
         "2024-05-02",
         "2025-02-27",
     )
+
+
+def test_the_shipped_seeds_are_loaded_wherever_the_command_runs(runner, tmp_path, monkeypatch):
+    """Not the working directory's seeds/: an empty folder has none, and the command works."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    assert "events: " in result.output and " 0 new" not in result.output
+    assert LAUNCH_MEMBERS <= {m["code"] for m in members(runner, "2025-06-30")["members"]}

@@ -16,6 +16,7 @@ from ..audit import watch
 from ..db import get_db, refresh_planner_statistics
 from ..ingest.files import FileProblem, import_events
 from ..ingest.lines import BulkProblems
+from ..ingest.seedfiles import shipped_seeds
 from ..ingest.seeds import RECORDED_BY as SEED_RECORDED_BY
 from ..ingest.seeds import SeedError, seed
 from ..models import Participant
@@ -26,13 +27,11 @@ from .auditing import record_command, record_refused_command
 @main.command("seed")
 @click.option(
     "--path",
-    default="seeds",
-    show_default=True,
     type=click.Path(exists=True, file_okay=False),
-    help="Directory of the seed files.",
+    help="Directory of the seed files [default: the HAIP seeds shipped with friendsgroup].",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
-def seed_command(path: str, dry_run: bool) -> None:
+def seed_command(path: str | None, dry_run: bool) -> None:
     """Reconcile the registry with the HAIP seed files; a curator's decision is never undone.
 
     Rows never recorded are recorded; a row changed in the files corrects the seed's own event
@@ -40,6 +39,8 @@ def seed_command(path: str, dry_run: bool) -> None:
     left alone; a changed row whose event a curator changed is listed as a conflict.
     """
     require_head()
+    # Not the working directory's seeds/: the command means the same wherever it is run.
+    path = path or str(shipped_seeds())
     try:
         with database_errors(), get_db(app()).transaction() as session:
             watch(session, bulk_by=SEED_RECORDED_BY)

@@ -15,6 +15,15 @@ class SeedError(Exception):
     """A seed file that cannot be loaded; the message names the file and the line."""
 
 
+def shipped_seeds() -> Path:
+    """The HAIP seed files that come with friendsgroup: in the wheel, or atop a checkout."""
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "_seeds"
+    if packaged.is_dir():
+        return packaged
+    return package.parents[1] / "seeds"
+
+
 def json_items(path: Path) -> list[dict]:
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
