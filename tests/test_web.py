@@ -388,3 +388,25 @@ def test_the_participant_page_lists_a_day_as_it_happened(client, auth):
     html = client.get("/participants/JPN").get_data(as_text=True)
     listed = [int(n) for n in re.findall(r'<article class="event[^"]*" id="event-(\d+)"', html)]
     assert listed == [joined["id"], fixed.get_json()["id"], left["id"]]
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/groups/friends/members.csv"])
+def test_a_mistyped_address_is_a_page_for_a_browser_and_problem_json_otherwise(client, world, path):
+    page = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert (page.status_code, page.mimetype) == (404, "text/html")
+    assert "Back to the registry" in page.get_data(as_text=True)
+    for headers in ({}, {"Accept": "*/*"}, {"Accept": "application/json"}):
+        answer = client.get(path, headers=headers)
+        assert (answer.status_code, answer.mimetype) == (404, "application/problem+json")
+    # The API stays problem+json, whoever asks.
+    api = client.get(f"{API}/nowhere", headers={"Accept": BROWSER_ACCEPT})
+    assert (api.status_code, api.mimetype) == (404, "application/problem+json")
+
+
+def test_a_page_posted_to_is_a_405_page_that_says_what_is_allowed(client, world):
+    refused = client.post("/groups/friends", headers={"Accept": BROWSER_ACCEPT})
+    assert (refused.status_code, refused.mimetype) == (405, "text/html")
+    assert "GET" in refused.headers["Allow"]

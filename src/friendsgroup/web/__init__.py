@@ -17,7 +17,9 @@ def switch_language(lang: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Bind the pages, their languages, their files and the API docs to the app."""
-    from .views import blp
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+    from .views import blp, unrouted_error
 
     i18n.init_app(app)
     files = assets.Assets()
@@ -25,6 +27,9 @@ def init_app(app: Flask) -> None:
     files.add_folder(docs.swagger_folder(), docs.SWAGGER_FILES, prefix=docs.SWAGGER_PREFIX)
     assets.init_app(app, files)
     app.register_blueprint(blp)
+    # Outside every blueprint (no route matched): more specific than the app's HTTPException.
+    app.register_error_handler(NotFound, unrouted_error)
+    app.register_error_handler(MethodNotAllowed, unrouted_error)
     app.register_blueprint(docs.blp)
     app.jinja_env.globals["switch_language"] = switch_language
     # Pages stay well under 100 kB: the template's own indentation is not sent.

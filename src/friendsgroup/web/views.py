@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..db import get_session
-from ..errors import HTTP_PROBLEM_TITLES, Problem, not_found
+from ..errors import HTTP_PROBLEM_TITLES, Problem, http_exception_response, not_found
 from ..lookups import get_group_or_404, get_instrument_or_404, group_ref_or_404
 from ..models import RELIABILITIES, Event, Group, Instrument, same_day_place
 from ..participants import get_participant_or_404
@@ -82,7 +82,24 @@ def page_http_error(error: HTTPException):
     """A 404 or 405 of a page, as a page."""
     status = error.code or 500
     title = HTTP_PROBLEM_TITLES.get(status, error.name)
-    return page("error.html", status=status, title=title, detail=None, errors=None)
+    response = page("error.html", status=status, title=title, detail=None, errors=None)
+    allowed = error.get_response().headers.get("Allow") if status == 405 else None
+    if allowed:
+        response.headers["Allow"] = allowed
+    return response
+
+
+# What a client that names no preference gets first: the API's problem+json.
+ERROR_TYPES = ("application/problem+json", "application/json", "text/html")
+
+
+def unrouted_error(error: HTTPException):
+    """A URL that names nothing (a mistyped address): a page for a browser outside the API,
+    problem+json for everyone else, as before."""
+    wants_page = request.accept_mimetypes.best_match(ERROR_TYPES) == "text/html"
+    if wants_page and not request.path.startswith("/api/"):
+        return page_http_error(error)
+    return http_exception_response(error)
 
 
 # --- the registry ------------------------------------------------------------------------
