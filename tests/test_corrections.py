@@ -107,3 +107,28 @@ def test_a_commitments_provisions_are_copied_unless_given(client, auth):
     assert dated.json["provisions"] == [1, 2]
     everything = correct(client, auth, dated.json["id"], {"reason": "r", "provisions": None})
     assert everything.status_code == 201 and everything.json["provisions"] is None
+
+
+@pytest.mark.parametrize("limit", [1, 2, 100])
+def test_event_lists_page_a_day_in_its_places(client, auth, limit):
+    """A correction keeps its event's place among the events of its day in every list, page
+    after page, as the rules read the day: the accession, its correction, the withdrawal."""
+    create_group(client, auth)
+    joined = accede(client, auth, "JPN", "2024-05-02").get_json()
+    left = client.post(
+        "/api/v1/groups/friends/withdrawals",
+        json={"participant": "JPN", "effective_on": "2024-05-02"},
+        headers=auth,
+    ).get_json()
+    fixed = correct(client, auth, joined["id"], {"reason": "wording", "note": "same day"})
+    assert fixed.status_code == 201, fixed.get_json()
+    later = accede(client, auth, "JPN", "2024-06-01").get_json()
+    expected = [joined["id"], fixed.get_json()["id"], left["id"], later["id"]]
+    for path in ("/api/v1/participants/JPN/events", "/api/v1/groups/friends/events"):
+        listed, url = [], f"{path}?include_retracted=true&limit={limit}"
+        while url:
+            page = client.get(url).get_json()
+            listed += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            url = f"{path}?include_retracted=true&limit={limit}&cursor={cursor}" if cursor else None
+        assert listed == expected, path

@@ -3,7 +3,9 @@
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, request
@@ -11,7 +13,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import validation_problem
-from ..models import Event
+from ..models import Event, same_day_place
 from ..participants import find_participant
 from ..reports.tables import event_table
 from ..reports.visibility import events_known
@@ -63,15 +65,20 @@ def paginate(
     types: list[type],
     limit: int,
     cursor: str | None,
+    key_values: Callable[[Any], list] | None = None,
 ) -> tuple[list, str | None]:
-    """One page of ``statement`` ordered by ``keys``, and the cursor of the next page."""
+    """One page of ``statement`` ordered by ``keys``, and the cursor of the next page.
+
+    ``key_values`` gives a row's values of the keys, where a key is an expression rather than
+    a column of the row (each column's own attribute otherwise)."""
     if cursor:
         statement = statement.where(tuple_(*keys) > tuple_(*decode_cursor(cursor, types)))
     rows = list(session.scalars(statement.order_by(*keys).limit(limit + 1)).unique())
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_cursor([getattr(last, key.key) for key in keys])
+    values = key_values(last) if key_values else [getattr(last, key.key) for key in keys]
+    return rows[:limit], encode_cursor(values)
 
 
 def next_link(next_cursor: str | None) -> dict[str, str]:
@@ -135,13 +142,15 @@ def event_page(session: Session, args: dict, *conditions):
         statement = statement.where(Event.recorded_at >= args["recorded_since"])
     if "recorded_until" in args:
         statement = statement.where(Event.recorded_at < args["recorded_until"])
+    # Same-day events in their places, as the rules read them (a correction keeps its).
     items, next_cursor = paginate(
         session,
         statement,
-        [Event.effective_on, Event.id],
-        [date, int],
+        [Event.effective_on, same_day_place(), Event.id],
+        [date, int, int],
         args["limit"],
         args["cursor"],
+        lambda event: [event.effective_on, event.place or event.id, event.id],
     )
     events = EventSchema(many=True).dump(items)
     return page_response(events, next_cursor, EVENT_CSV_COLUMNS, args["format"], event_table)
