@@ -461,7 +461,7 @@ def correct_event(session: Session, event: Event, changes: dict, recorded_by: st
     )
     steps = [s for s in visible_steps(session, target, event.participant) if s.event_id != event.id]
     # Same type, same day: the replacement keeps the replaced event's place among its peers.
-    place = (event.place or event.id) if effective_on == event.effective_on else None
+    place = event.day_place if effective_on == event.effective_on else None
     new = Step(event.type, effective_on, place) if place else _new_step(event.type, effective_on)
     _enforce(target, event.participant.code, steps, new)
     now = _mark_retracted(event, changes["reason"], recorded_by)

@@ -314,6 +314,11 @@ class Event(Base):
         back_populates="supersedes", lazy="selectin"
     )
 
+    @property
+    def day_place(self) -> int:
+        """Its place among the events of its day, as ``same_day_place`` reads it in SQL."""
+        return self.place or self.id
+
 
 class Announcement(Base):
     """A total published by an authority, kept beside the computed count."""
@@ -471,6 +476,11 @@ class AuditEntry(Base):
 def same_day_place():
     """An event's place among the events of its day: its ``place`` if it keeps one, else its id."""
     return func.coalesce(Event.place, Event.id)
+
+
+def timeline_order() -> tuple:
+    """Events as their timelines read them: by date, then their places in the day, then id."""
+    return (Event.effective_on, same_day_place(), Event.id)
 
 
 # --- following the registry: the change log and its webhook outbox -----------------------------

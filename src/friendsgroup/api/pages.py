@@ -13,7 +13,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import validation_problem
-from ..models import Event, same_day_place
+from ..models import Event, timeline_order
 from ..participants import find_participant
 from ..reports.tables import event_table
 from ..reports.visibility import events_known
@@ -146,11 +146,11 @@ def event_page(session: Session, args: dict, *conditions):
     items, next_cursor = paginate(
         session,
         statement,
-        [Event.effective_on, same_day_place(), Event.id],
+        list(timeline_order()),
         [date, int, int],
         args["limit"],
         args["cursor"],
-        lambda event: [event.effective_on, event.place or event.id, event.id],
+        lambda event: [event.effective_on, event.day_place, event.id],
     )
     events = EventSchema(many=True).dump(items)
     return page_response(events, next_cursor, EVENT_CSV_COLUMNS, args["format"], event_table)

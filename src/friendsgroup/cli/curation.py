@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..db import get_db
 from ..errors import Problem
 from ..history import correct_event, retract_event
-from ..models import Event, same_day_place
+from ..models import Event, timeline_order
 from ..participants import find_participant
 from ..reports.standing import participant_standing
 from ..schemas import EventSchema, ParticipantDetailSchema
@@ -139,9 +139,7 @@ def participant_history(code: str, fmt: str) -> None:
         standing = participant_standing(session, found, None, None)
         standing = ParticipantDetailSchema().dump({**standing, "aliases": found.aliases})
         events = session.scalars(
-            select(Event)
-            .where(Event.participant_id == found.id)
-            .order_by(Event.effective_on, same_day_place(), Event.id)
+            select(Event).where(Event.participant_id == found.id).order_by(*timeline_order())
         )
         standing["events"] = EventSchema(many=True).dump(events)
     if fmt == "json":

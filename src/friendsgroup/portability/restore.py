@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, exists, select
 from .. import migrate
 from ..db import refresh_planner_statistics
 from ..history import Step, timeline_problem
-from ..models import Event, Group, Instrument, Participant, same_day_place
+from ..models import Event, Group, Instrument, Participant, same_day_place, timeline_order
 from . import PortabilityError
 from .dump import dump_chunks
 from .dumpfile import Body, LineError, check_header, columns_decoder, lines_of, parse, parse_many
@@ -258,7 +258,7 @@ def check_history(connection: Connection) -> None:
     statement = (
         select(*key, place, Event.type, Event.effective_on, Event.earliest_on, Event.id)
         .where(Event.retracted_at.is_(None))
-        .order_by(*key, Event.effective_on, place)
+        .order_by(*key, *timeline_order())
     )
     # Options on the statement: on the connection they would stay for every later one.
     rows = connection.execute(statement.execution_options(yield_per=10_000))

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..db import get_session
 from ..errors import HTTP_PROBLEM_TITLES, Problem, http_exception_response, not_found
 from ..lookups import get_group_or_404, get_instrument_or_404, group_ref_or_404
-from ..models import RELIABILITIES, Event, Group, Instrument, same_day_place
+from ..models import RELIABILITIES, Event, Group, Instrument, timeline_order
 from ..participants import get_participant_or_404
 from ..reports.announced import RELIABILITY_RANK, announcements_of, source_dict
 from ..reports.instruments import instrument_participants
@@ -302,9 +302,8 @@ def participant(code: str):
     standing = participant_standing(session, found, args["as_of"], args["known_at"])
     known_at = args["known_at"] or utcnow()
     events = session.scalars(
-        # Same-day events in their places, as the rules read them (a correction keeps its).
         events_known(known_at, Event.participant_id == found.id, include_retracted=True).order_by(
-            Event.effective_on, same_day_place(), Event.id
+            *timeline_order()
         )
     ).all()
     timeline = EventSchema(many=True).dump(events)
