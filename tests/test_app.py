@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy import make_url
 
-from friendsgroup.db import get_db
+from friendsgroup.db import SQLITE_CACHE_KIB, get_db
 from tests.support import (
     accede,
     analysed_tables,
@@ -38,6 +38,21 @@ def test_a_sqlite_registry_busy_with_a_writer_is_served_without_new_statistics(
     finally:
         writer.close()
     assert "note: the query planner's statistics were not refreshed (database is locked)" in log
+
+
+def test_every_sqlite_connection_keeps_its_settings(app, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's settings")
+    engine = get_db(app).engine
+    engine.dispose()  # each new connection, not one set up earlier
+    with engine.connect() as connection:
+        setting = connection.connection.driver_connection.execute
+
+        assert setting("PRAGMA foreign_keys").fetchone() == (1,)
+        assert setting("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert setting("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        # In KiB when negative: larger than SQLite's 2 MiB, so a report's pages stay.
+        assert setting("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
 
 
 def test_create_app_takes_overrides(make_app, database_url):
