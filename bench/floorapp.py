@@ -1,14 +1,18 @@
-"""The floors of P1f and P3f: the least a Flask service can do to answer, served as ours is.
+"""The floors of P1f, P1sf and P3f: the least a Flask service can do to answer, served as
+ours is.
 
-``python -m bench.floorapp --url URL --port N --workers N`` serves two views, each through
-psycopg with a connection per thread, kept: an accession parses the JSON body, runs one
-INSERT into a bare table and COMMIT, and answers 201 with a small JSON body; the members on
-a date run P1's floor query (``floors.MEMBERS_SQL``) and answer its rows as JSON. It runs
-under ``friendsgroup.server`` with the settings of ``friendsgroup serve`` (worker class,
-threads, workers), so the floors move with them.
+``python -m bench.floorapp --url URL [--sqlite FILE] --port N --workers N`` serves its views
+through psycopg with a connection per thread, kept: an accession parses the JSON body, runs
+one INSERT into a bare table and COMMIT, and answers 201 with a small JSON body; the members
+on a date run P1's floor query (``floors.MEMBERS_SQL``) and answer its rows as JSON. With
+``--sqlite``, ``/sqlite/groups/<slug>/members`` does the same through ``sqlite3`` on that
+file with P1s's floor query and the module's default settings, read-only, as P1s's floor
+does. It runs under ``friendsgroup.server`` with the settings of ``friendsgroup serve``
+(worker class, threads, workers), so the floors move with them.
 """
 
 import argparse
+import sqlite3
 import threading
 from datetime import date
 
@@ -18,7 +22,7 @@ from flask import Flask, request
 from friendsgroup.server import run
 
 from .database import conninfo
-from .floors import MEMBERS_SQL, naive_now
+from .floors import MEMBERS_SQL, SQLITE_MEMBERS_SQL, naive_now
 
 TABLE = "bench_floor_http"
 INSERT = (
@@ -35,7 +39,7 @@ def prepare(url: str) -> None:
         connection.execute(f"ALTER TABLE {TABLE} ALTER id ADD GENERATED ALWAYS AS IDENTITY")
 
 
-def make_app(url: str) -> Flask:
+def make_app(url: str, sqlite_file: str | None = None) -> Flask:
     """The floor's app: one connection per thread, made on first use."""
     app = Flask(__name__)
     local = threading.local()
@@ -70,6 +74,24 @@ def make_app(url: str) -> Flask:
         ]
         return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
 
+    def sqlite_connection() -> sqlite3.Connection:
+        kept = getattr(local, "sqlite", None)
+        if kept is None:
+            kept = local.sqlite = sqlite3.connect(f"file:{sqlite_file}?mode=ro", uri=True)
+        return kept
+
+    @app.get("/sqlite/groups/<slug>/members")
+    def sqlite_members(slug: str):
+        as_of = date.fromisoformat(request.args["as_of"])
+        now = naive_now().isoformat(sep=" ", timespec="microseconds")
+        params = {"slug": slug, "as_of": as_of.isoformat(), "now": now}
+        rows = sqlite_connection().execute(SQLITE_MEMBERS_SQL, params).fetchall()
+        members = [
+            {"code": code, "name": name, "kind": kind, "region": region, "member_since": on}
+            for code, name, kind, region, on, _ in rows
+        ]
+        return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
+
     @app.get("/readyz")
     def ready():
         return {"status": "ready"}
@@ -80,10 +102,11 @@ def make_app(url: str) -> Flask:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.floorapp", description=__doc__)
     parser.add_argument("--url", required=True)
+    parser.add_argument("--sqlite", help="the SQLite file of P1sf's view")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     args = parser.parse_args()
-    run("127.0.0.1", args.port, args.workers, factory=lambda: make_app(args.url))
+    run("127.0.0.1", args.port, args.workers, factory=lambda: make_app(args.url, args.sqlite))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,11 @@ def members_path(as_of) -> str:
     return f"/api/v1/groups/{HOT_SLUG}/members?as_of={as_of.isoformat()}"
 
 
+def sqlite_members_path(as_of) -> str:
+    """The hot group's members on a date from the floor app's SQLite view (P1sf)."""
+    return f"/sqlite/groups/{HOT_SLUG}/members?as_of={as_of.isoformat()}"
+
+
 @dataclass
 class Served:
     """One registry: its database, the environment that names it, its token and its server."""
@@ -114,6 +119,7 @@ FIGURES = (
     "P2 smaller",
     "P1s",
     "P1s floor",
+    "P1sf",
 )
 
 
@@ -176,9 +182,12 @@ class Bench:
         return sorted(self.rows, key=lambda r: r.id), checks
 
     def serve_floor(self, stack: ExitStack) -> Service:
-        """The floors' Flask app (P1f, P3f) on the main database, served as ours is."""
+        """The floors' Flask app (P1f, P1sf, P3f) on the main database and the SQLite file,
+        served as ours is."""
         floorapp.prepare(self.url)
-        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url, "--port"]
+        lite = database.sqlite_path(self.sqlite.url)
+        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url, "--sqlite", lite]
+        command.append("--port")
         log = self.workdir / "server-floor.log"
         service = Service(self.main.env, log, self.main.service.workers, command)
         stack.enter_context(service)
@@ -454,6 +463,7 @@ class Bench:
                     (self.sqlite.url, HOT_SLUG, chunk),
                     True,
                 ),
+                "P1sf": (get, (self.floor_app.port, [sqlite_members_path(d) for d in chunk]), True),
             }
             measured_ = self.call(client.interleaved, steps, warmup, BLOCK)
             for name, (timings, _) in measured_.items():
@@ -465,7 +475,9 @@ class Bench:
             agree["P1"] += api == measured_["P1 floor"][1]
             agree["P1f"] += api == [_members(a) for a in measured_["P1f"][1]]
             agree["P1 smaller"] += api == [_members(a) for a in measured_["P1 smaller"][1]]
-            agree["P1s"] += [_members(a) for a in measured_["P1s"][1]] == measured_["P1s floor"][1]
+            on_sqlite = [_members(a) for a in measured_["P1s"][1]]
+            agree["P1s"] += on_sqlite == measured_["P1s floor"][1]
+            agree["P1sf"] += on_sqlite == [_members(a) for a in measured_["P1sf"][1]]
             answer = measured_["P1r"][1][0]
             agree["P1r"] += [_members(answer)] == measured_["P1 floor on one date"][1][-1:]
             points = measured_["P2"][1][0]["points"]
@@ -532,6 +544,15 @@ class Bench:
             ms["P1s floor"],
             2,
             note=note("P1s"),
+        )
+        self.row(
+            "P1sf",
+            "P1s against a minimal Flask app",
+            ms["P1s"],
+            "ms",
+            ms["P1sf"],
+            2,
+            note=note("P1sf"),
         )
         scale = f"{len(data.events):,} vs {len(small.events):,} events"
         self.row(
