@@ -12,7 +12,6 @@ does. It runs under ``friendsgroup.server`` with the settings of ``friendsgroup 
 """
 
 import argparse
-import sqlite3
 import threading
 from datetime import date
 
@@ -22,7 +21,13 @@ from flask import Flask, request
 from friendsgroup.server import run
 
 from .database import conninfo
-from .floors import MEMBERS_SQL, SQLITE_MEMBERS_SQL, naive_now
+from .floors import (
+    MEMBERS_SQL,
+    SQLITE_MEMBERS_SQL,
+    naive_now,
+    sqlite_members_params,
+    sqlite_readonly,
+)
 
 TABLE = "bench_floor_http"
 INSERT = (
@@ -68,35 +73,34 @@ def make_app(url: str, sqlite_file: str | None = None) -> Flask:
         as_of = date.fromisoformat(request.args["as_of"])
         params = {"slug": slug, "as_of": as_of, "now": naive_now()}
         rows = connection("reader").execute(MEMBERS_SQL, params).fetchall()
-        members = [
-            {"code": code, "name": name, "kind": kind, "region": region, "member_since": str(on)}
-            for code, name, kind, region, on, _ in rows
-        ]
-        return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
+        return members_answer(as_of, rows)
 
-    def sqlite_connection() -> sqlite3.Connection:
-        kept = getattr(local, "sqlite", None)
-        if kept is None:
-            kept = local.sqlite = sqlite3.connect(f"file:{sqlite_file}?mode=ro", uri=True)
-        return kept
+    if sqlite_file is not None:
 
-    @app.get("/sqlite/groups/<slug>/members")
-    def sqlite_members(slug: str):
-        as_of = date.fromisoformat(request.args["as_of"])
-        now = naive_now().isoformat(sep=" ", timespec="microseconds")
-        params = {"slug": slug, "as_of": as_of.isoformat(), "now": now}
-        rows = sqlite_connection().execute(SQLITE_MEMBERS_SQL, params).fetchall()
-        members = [
-            {"code": code, "name": name, "kind": kind, "region": region, "member_since": on}
-            for code, name, kind, region, on, _ in rows
-        ]
-        return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
+        @app.get("/sqlite/groups/<slug>/members")
+        def sqlite_members(slug: str):
+            as_of = date.fromisoformat(request.args["as_of"])
+            if getattr(local, "sqlite", None) is None:
+                local.sqlite = sqlite_readonly(sqlite_file)
+            params = sqlite_members_params(slug, as_of)
+            return members_answer(
+                as_of, local.sqlite.execute(SQLITE_MEMBERS_SQL, params).fetchall()
+            )
 
     @app.get("/readyz")
     def ready():
         return {"status": "ready"}
 
     return app
+
+
+def members_answer(as_of: date, rows: list) -> dict:
+    """The members floor's answer from its statement's rows (either database's)."""
+    members = [
+        {"code": code, "name": name, "kind": kind, "region": region, "member_since": str(on)}
+        for code, name, kind, region, on, _ in rows
+    ]
+    return {"as_of": as_of.isoformat(), "count": len(members), "members": members}
 
 
 def main() -> None:

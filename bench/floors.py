@@ -84,17 +84,24 @@ def members_steps(url: str, slug: str, dates: list) -> Iterator[tuple[float, lis
             yield elapsed, [(row[0], row[4].isoformat()) for row in rows]
 
 
+def sqlite_readonly(path: str) -> sqlite3.Connection:
+    """The SQLite file, read-only, with the ``sqlite3`` module's default settings."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def sqlite_members_params(slug: str, as_of) -> dict:
+    """``SQLITE_MEMBERS_SQL``'s parameters: dates and instants as the file keeps them."""
+    now = naive_now().isoformat(sep=" ", timespec="microseconds")
+    return {"slug": slug, "as_of": as_of.isoformat(), "now": now}
+
+
 def sqlite_members_steps(url: str, slug: str, dates: list) -> Iterator[tuple[float, list]]:
-    """``members_steps`` through ``sqlite3`` on the service's own file, read-only, with the
-    module's default settings."""
-    uri = f"file:{sqlite_path(url)}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as connection:
+    """``members_steps`` through ``sqlite3`` on the service's own file (``sqlite_readonly``)."""
+    with closing(sqlite_readonly(sqlite_path(url))) as connection:
         for as_of in dates:
-            now = naive_now().isoformat(sep=" ", timespec="microseconds")
+            params = sqlite_members_params(slug, as_of)
             started = time.perf_counter()
-            rows = connection.execute(
-                SQLITE_MEMBERS_SQL, {"slug": slug, "as_of": as_of.isoformat(), "now": now}
-            ).fetchall()
+            rows = connection.execute(SQLITE_MEMBERS_SQL, params).fetchall()
             elapsed = time.perf_counter() - started
             yield elapsed, [(row[0], row[4]) for row in rows]
 

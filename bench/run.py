@@ -185,9 +185,8 @@ class Bench:
         """The floors' Flask app (P1f, P1sf, P3f) on the main database and the SQLite file,
         served as ours is."""
         floorapp.prepare(self.url)
-        lite = database.sqlite_path(self.sqlite.url)
-        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url, "--sqlite", lite]
-        command.append("--port")
+        command = [sys.executable, "-m", "bench.floorapp", "--url", self.url]
+        command += ["--sqlite", database.sqlite_path(self.sqlite.url), "--port"]
         log = self.workdir / "server-floor.log"
         service = Service(self.main.env, log, self.main.service.workers, command)
         stack.enter_context(service)
