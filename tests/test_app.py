@@ -55,6 +55,21 @@ def test_every_sqlite_connection_keeps_its_settings(app, database_url):
         assert setting("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
 
 
+def test_the_pool_hands_out_the_connection_returned_last(app):
+    # What a connection keeps warm (SQLite's page cache, prepared statements) serves the next
+    # request only if the pool does not rotate through its connections.
+    engine = get_db(app).engine
+    engine.dispose()
+    first, second = engine.connect(), engine.connect()
+    used_first = first.connection.driver_connection
+    used_last = second.connection.driver_connection
+    first.close()
+    second.close()
+    with engine.connect() as again:
+        assert again.connection.driver_connection is used_last
+        assert again.connection.driver_connection is not used_first
+
+
 def test_create_app_takes_overrides(make_app, database_url):
     app = make_app(DATABASE_URL=database_url, MAX_CONTENT_LENGTH=1234)
     assert app.config["MAX_CONTENT_LENGTH"] == 1234

@@ -56,6 +56,12 @@ def _milliseconds(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+# The pool hands out the connection returned last: what a connection keeps warm (SQLite's
+# page cache, psycopg's prepared statements) serves the next request, where a queue would
+# spread a light load over every connection and keep none of them warm.
+POOL_USE_LIFO = True
+
+
 def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -> Engine:
     """An engine with the settings this service relies on for either database."""
     bounds = bounds or UNBOUNDED
@@ -63,7 +69,11 @@ def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -
         # The busy timeout bounds a writer queued behind the others: SQLite serialises every
         # writer, so its queue is longer than a row lock's and its bound is too.
         busy = max(bounds.lock, SQLITE_BUSY_TIMEOUT) if bounds.lock else 30
-        engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            pool_use_lifo=POOL_USE_LIFO,
+            connect_args={"timeout": busy, "check_same_thread": False},
+        )
         _configure_sqlite(engine)
         return engine
     settings = {
@@ -76,6 +86,7 @@ def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_use_lifo=POOL_USE_LIFO,
         pool_pre_ping=True,
         pool_timeout=bounds.pool or None,
         connect_args={"connect_timeout": max(1, round(bounds.connect)), "options": options},
