@@ -180,6 +180,21 @@ class Provision(Base):
     title: Mapped[str] = mapped_column(String(300))
 
 
+# The members report's index (``ix_events_group_timeline``): the timeline's key, then what the
+# report reads of each event.
+GROUP_TIMELINE_COLUMNS = (
+    "group_id",
+    "participant_id",
+    "effective_on",
+    "id",
+    "type",
+    "earliest_on",
+    "recorded_at",
+    "retracted_at",
+    "place",
+)
+
+
 class Event(Base):
     """The source of truth: one accession, withdrawal, commitment or report. Never updated."""
 
@@ -207,12 +222,14 @@ class Event(Base):
         ),
         # Partial indexes: an event is of a group or of an instrument, and rarely supersedes
         # another, so each row gets no entry in the indexes whose key would be NULL.
+        # A participant's timeline in a group. It also carries every other column the members
+        # report reads, so that report reads the group's entries alone, never the table's
+        # pages, where the group's events lie among every other group's (PostgreSQL needs the
+        # visibility map set, which autovacuum keeps). Past the unique id the columns only
+        # ride along, as INCLUDE columns would, and SQLite has no INCLUDE.
         Index(
             "ix_events_group_timeline",
-            "group_id",
-            "participant_id",
-            "effective_on",
-            "id",
+            *GROUP_TIMELINE_COLUMNS,
             postgresql_where=text("group_id IS NOT NULL"),
             sqlite_where=text("group_id IS NOT NULL"),
         ),
