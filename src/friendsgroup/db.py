@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def is_sqlite(url: str) -> bool:
     """True when the URL names a SQLite database."""
     return url.startswith("sqlite")
+
+
+def _is_sqlite_file(url: str) -> bool:
+    """True when a SQLite URL names a file, not an in-memory database."""
+    parsed = make_url(url)
+    return parsed.database not in (None, "", ":memory:") and parsed.query.get("mode") != "memory"
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,10 @@ def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -
         # The busy timeout bounds a writer queued behind the others: SQLite serialises every
         # writer, so its queue is longer than a row lock's and its bound is too.
         busy = max(bounds.lock, SQLITE_BUSY_TIMEOUT) if bounds.lock else 30
+        # A file gets a pool of connections; an in-memory database one connection per thread.
+        pooled = {"pool_use_lifo": POOL_USE_LIFO} if _is_sqlite_file(url) else {}
         engine = create_engine(
-            url,
-            pool_use_lifo=POOL_USE_LIFO,
-            connect_args={"timeout": busy, "check_same_thread": False},
+            url, connect_args={"timeout": busy, "check_same_thread": False}, **pooled
         )
         _configure_sqlite(engine)
         return engine
