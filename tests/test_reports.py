@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-
 from datetime import date
 
 import pytest
@@ -347,16 +346,20 @@ def test_the_members_report_reads_the_group_timeline_index_alone(app, history):
     engine = get_db(app).engine
     if engine.dialect.name != "postgresql":
         return
-    # PostgreSQL reads the index alone once the visibility map is set (autovacuum's work);
-    # a table this small would be read whole, so the other ways are ruled out.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM (ANALYZE) events")
-        connection.exec_driver_sql("SET enable_seqscan = off")
-        connection.exec_driver_sql("SET enable_bitmapscan = off")
+    # PostgreSQL can scan an index alone where it covers what a statement reads (skipping the
+    # table pages the visibility map marks, autovacuum's work). Which way it takes depends on
+    # its statistics; with the other ways to a group's events ruled out, inside a transaction
+    # that is rolled back, the plan shows whether this index covers the report.
+    with engine.connect() as connection:
+        for way in ("seqscan", "bitmapscan"):
+            connection.exec_driver_sql(f"SET LOCAL enable_{way} = off")
+        for other in ("ix_events_group_recorded", "ix_events_group_effective_on"):
+            connection.exec_driver_sql(f"DROP INDEX {other}")
         group_id = connection.scalar(text("SELECT id FROM groups WHERE slug = 'friends'"))
         params = {"group_id": group_id, "as_of": date(2024, 12, 31), "known_at": utcnow()}
         compiled = MEMBERS.compile(connection)
         plan = connection.exec_driver_sql(
             f"EXPLAIN {compiled}", compiled.construct_params(params)
         ).all()
-    assert any("Index Only Scan using ix_events_group_timeline" in line for (line,) in plan)
+    lines = [line for (line,) in plan]
+    assert any("Index Only Scan using ix_events_group_timeline" in line for line in lines), lines
