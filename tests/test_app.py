@@ -5,9 +5,10 @@ import time
 
 import pytest
 import requests
-from sqlalchemy import make_url
+from sqlalchemy import func, make_url, select
 
 from friendsgroup.db import SQLITE_CACHE_KIB, get_db
+from friendsgroup.models import Event
 from tests.support import (
     accede,
     analysed_tables,
@@ -53,6 +54,26 @@ def test_every_sqlite_connection_keeps_its_settings(app, database_url):
         assert setting("PRAGMA synchronous").fetchone() == (2,)  # FULL
         # In KiB when negative: larger than SQLite's 2 MiB, so a report's pages stay.
         assert setting("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
+
+
+def test_a_sqlite_read_session_sees_one_state_of_the_registry(app, client, auth, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL reads at READ COMMITTED: each statement sees its own snapshot")
+    # A write committed between two reads of one session is not seen by the second: the
+    # reader's own BEGIN (SQLite's driver is left in autocommit) makes the session one
+    # transaction, whose first read fixes its snapshot.
+    create_group(client, auth)
+    database = get_db(app)
+    events = select(func.count()).select_from(Event)
+    reader = database.session(write=False)
+    try:
+        before = reader.scalar(events)
+        assert accede(client, auth, "JPN", "2024-05-02").status_code == 201
+        assert reader.scalar(events) == before
+    finally:
+        reader.close()
+    with database.session(write=False) as fresh:
+        assert fresh.scalar(events) == before + 1
 
 
 def test_the_pool_hands_out_the_connection_returned_last(app):
