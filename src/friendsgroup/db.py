@@ -9,6 +9,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from .folding import register_sqlite
 from .pinging import skip_recent_pings
@@ -22,10 +23,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _is_sqlite_file(url: str) -> bool:
-    """True when a SQLite URL names a file, not an in-memory database."""
+def _takes_a_queue_pool(url: str) -> bool:
+    """True when SQLAlchemy gives this URL's engine a pool of connections (a SQLite file gets
+    one; an in-memory database gets one connection per thread, which has no order to set)."""
     parsed = make_url(url)
-    return parsed.database not in (None, "", ":memory:") and parsed.query.get("mode") != "memory"
+    return issubclass(parsed.get_dialect().get_pool_class(parsed), QueuePool)
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,7 @@ def make_engine(url: str, *, pool_size: int = 5, bounds: Bounds | None = None) -
         # The busy timeout bounds a writer queued behind the others: SQLite serialises every
         # writer, so its queue is longer than a row lock's and its bound is too.
         busy = max(bounds.lock, SQLITE_BUSY_TIMEOUT) if bounds.lock else 30
-        # A file gets a pool of connections; an in-memory database one connection per thread.
-        pooled = {"pool_use_lifo": POOL_USE_LIFO} if _is_sqlite_file(url) else {}
+        pooled = {"pool_use_lifo": POOL_USE_LIFO} if _takes_a_queue_pool(url) else {}
         engine = create_engine(
             url, connect_args={"timeout": busy, "check_same_thread": False}, **pooled
         )
