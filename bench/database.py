@@ -161,7 +161,7 @@ def verify_writes(url: str, expected: dict) -> list[dict]:
                 ),
                 sorted(expected["retracted_ids"]),
             ),
-            ("P3 accessions", sorted(r[0] for r in p3_rows), sorted(expected["p3_ids"])),
+            ("P3 and P3q accessions", sorted(r[0] for r in p3_rows), sorted(expected["p3_ids"])),
         ]
     return [
         {

@@ -77,7 +77,7 @@ class Dataset:
 
     groups: list[dict]
     instruments: list[dict]
-    p3_groups: list[dict]  # fresh groups that P3's accessions go to
+    p3_groups: list[dict]  # fresh groups that P3's and P3q's accessions go to
     participants: list[str]
     events: list[dict] = field(repr=False)
 
@@ -113,9 +113,10 @@ def generate(scale: Scale, seed: int = 7) -> Dataset:
         for i in range(scale.instruments)
     ]
     per_group = len(codes)
+    # As many again for P3q's accessions by the service's statements alone.
     p3_groups = [
         _group(f"bench-p3-{i:02d}", f"Bench P3 group {i}", date(2000, 1, 1))
-        for i in range(-(-scale.accessions // per_group))
+        for i in range(-(-2 * scale.accessions // per_group))
     ]
     # The hot group has a generator of its own, so that every scale builds the same one.
     events = _hot_history(random.Random(seed + 1), codes, scale.hot_members)

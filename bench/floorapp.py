@@ -1,4 +1,4 @@
-"""The floors of P1f, P1sf and P3f: the least a Flask service can do to answer, served as
+"""The floors of P1f, P1sf, P3f and P3q: the least a Flask service can do to answer, served as
 ours is.
 
 ``python -m bench.floorapp --url URL [--sqlite FILE] --port N --workers N`` serves its views
@@ -7,8 +7,9 @@ one INSERT into a bare table and COMMIT, and answers 201 with a small JSON body;
 on a date run P1's floor query (``floors.MEMBERS_SQL``) and answer its rows as JSON. With
 ``--sqlite``, ``/sqlite/groups/<slug>/members`` does the same through ``sqlite3`` on that
 file with P1s's floor query and the module's default settings, read-only, as P1s's floor
-does. It runs under ``friendsgroup.server`` with the settings of ``friendsgroup serve``
-(worker class, threads, workers), so the floors move with them.
+does. ``/ownsql/groups/<slug>/accessions`` records an accession by the service's own
+statements (``ownsql``, P3q). It runs under ``friendsgroup.server`` with the settings of
+``friendsgroup serve`` (worker class, threads, workers), so the floors move with them.
 """
 
 import argparse
@@ -20,6 +21,7 @@ from flask import Flask, request
 
 from friendsgroup.server import run
 
+from . import ownsql
 from .database import conninfo
 from .floors import (
     MEMBERS_SQL,
@@ -74,6 +76,8 @@ def make_app(url: str, sqlite_file: str | None = None) -> Flask:
         params = {"slug": slug, "as_of": as_of, "now": naive_now()}
         rows = connection("reader").execute(MEMBERS_SQL, params).fetchall()
         return members_answer(as_of, rows)
+
+    ownsql.register(app, connection)
 
     if sqlite_file is not None:
 

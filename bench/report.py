@@ -14,7 +14,8 @@ class Row:
     value: float
     unit: str
     floor: float | None = None
-    target: float = 0.0  # a ratio bound, or an absolute one when there is no floor
+    # A ratio bound, or an absolute one when there is no floor; None: shown, not judged.
+    target: float | None = 0.0
     higher_is_better: bool = False
     judged: bool = True
     note: str = ""
@@ -25,16 +26,22 @@ class Row:
 
     @property
     def passed(self) -> bool:
+        if self.target is None:
+            return True
         measure = self.value if self.ratio is None else self.ratio
         return measure >= self.target if self.higher_is_better else measure <= self.target
 
     @property
     def result(self) -> str:
+        if self.target is None:
+            return "—"
         if not self.judged:
             return "n/a"
         return "pass" if self.passed else "FAIL"
 
     def target_text(self) -> str:
+        if self.target is None:
+            return "—"
         sign = "≥" if self.higher_is_better else "≤"
         suffix = "×" if self.floor is not None else f" {self.unit}"
         return f"{sign} {self.target:g}{suffix}"

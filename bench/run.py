@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from friendsgroup import server
 
-from . import client, database, floorapp, floors, webhooks
+from . import client, database, floorapp, floors, ownsql, webhooks
 from .commands import friendsgroup, friendsgroup_bin, measured
 from .dataset import (
     END,
@@ -52,6 +52,17 @@ GROUP_PAGE_PATH = f"/groups/{HOT_SLUG}?as_of={END.isoformat()}"
 COUNTS_PATH = f"/api/v1/groups/{HOT_SLUG}/counts?" + urlencode(
     {"interval": "day", "from": HOT_FROM.isoformat(), "to": END.isoformat()}
 )
+
+
+def accessions(prefix: str, pairs: list[tuple[str, str]]) -> list[tuple[str, dict]]:
+    """P3's POSTs: each (group, participant) pair's accession on the last day."""
+    return [
+        (
+            f"{prefix}/groups/{slug}/accessions",
+            {"participant": code, "effective_on": END.isoformat()},
+        )
+        for slug, code in pairs
+    ]
 
 
 def members_path(as_of) -> str:
@@ -588,27 +599,24 @@ class Bench:
         self.phase("W1", began)
 
     def p3(self, data: Dataset) -> tuple[list[int], set[str]]:
-        """P3: concurrent accessions over HTTP against INSERT + COMMIT, bare and over Flask."""
+        """P3: concurrent accessions over HTTP against INSERT + COMMIT, bare and over Flask,
+        and against the service's own statements over Flask (P3q)."""
         began = time.monotonic()
         per_round, clients = self.scale.accessions // ROUNDS, self.scale.clients
-        # Fresh groups: every (group, participant) pair is a valid first accession.
+        total = per_round * ROUNDS
+        # Fresh groups: every (group, participant) pair is a valid first accession; P3 takes
+        # the first ``total`` pairs and P3q the next.
         pairs = [(g["slug"], code) for g in data.p3_groups for code in data.participants]
-        pairs = pairs[: per_round * ROUNDS]
-        floor_app = self.floor_app  # started before P1, for P1f too
-        ids, statuses, by_round = [], Counter(), []
+        ids, own_ids, statuses, by_round = [], [], Counter(), []
         seconds = Counter()
         for round_ in range(ROUNDS):
             progress(
                 f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from {clients} "
-                f"clients, {per_round:,} INSERT + COMMIT, {per_round:,} to the floor's app"
+                f"clients, {per_round:,} INSERT + COMMIT, {per_round:,} to the floor's app, "
+                f"{per_round:,} by the service's statements"
             )
-            requests = [
-                (
-                    f"/api/v1/groups/{slug}/accessions",
-                    {"participant": code, "effective_on": END.isoformat()},
-                )
-                for slug, code in pairs[round_ * per_round : (round_ + 1) * per_round]
-            ]
+            chosen = pairs[round_ * per_round : (round_ + 1) * per_round]
+            requests = accessions("/api/v1", chosen)
             results, api = self.call(
                 client.post_all, self.main.port, self.main.token, requests, clients
             )
@@ -616,20 +624,19 @@ class Bench:
             done = [answer["id"] for status, answer in results if 200 <= status < 300]
             ids += done
             floor = self.call(floors.insert_seconds, self.url, per_round, clients)
-            answers, flask = self.call(
-                client.post_all, floor_app.port, self.main.token, requests, clients
-            )
-            if any(status != 201 for status, _ in answers):
-                raise RuntimeError(f"the floor's app failed: {answers[0]}")
-            seconds.update({"P3": api, "P3 floor": floor, "P3f": flask})
+            flask, _ = self.floor_answers(requests, clients)
+            own = pairs[total + round_ * per_round : total + (round_ + 1) * per_round]
+            own_sql, answers = self.floor_answers(accessions(ownsql.PREFIX, own), clients)
+            own_ids += [answer["id"] for answer in answers]
+            seconds.update({"P3": api, "P3 floor": floor, "P3f": flask, "P3q": own_sql})
             by_round.append(
                 {
                     "P3": round(len(done) / api),
                     "P3 floor": round(per_round / floor),
                     "P3f": round(per_round / flask),
+                    "P3q": round(per_round / own_sql),
                 }
             )
-        total = per_round * ROUNDS
         self.facts.update(p3_statuses=dict(statuses), p3_rounds_per_s=by_round)
         rate = len(ids) / seconds["P3"]
         self.row(
@@ -650,8 +657,36 @@ class Bench:
             0.5,
             higher_is_better=True,
         )
+        self.row(
+            "P3q",
+            "P3 against its own statements over Flask",
+            rate,
+            "writes/s",
+            total / seconds["P3q"],
+            None,
+            higher_is_better=True,
+        )
+        self.row(
+            "P3qf",
+            "its own statements against the minimal app",
+            total / seconds["P3q"],
+            "writes/s",
+            total / seconds["P3f"],
+            None,
+            higher_is_better=True,
+        )
         self.phase("P3", began)
-        return ids, {code for _, code in pairs}
+        # P3q's accessions are in the registry too: the check counts them with P3's.
+        return ids + own_ids, {code for _, code in pairs[: 2 * total]}
+
+    def floor_answers(self, requests: list[tuple[str, dict]], clients: int) -> tuple[float, list]:
+        """Seconds for the floor's app to answer ``requests``, each a 201, and the answers."""
+        results, seconds = self.call(
+            client.post_all, self.floor_app.port, self.main.token, requests, clients
+        )
+        if any(status != 201 for status, _ in results):
+            raise RuntimeError(f"the floor's app failed: {results[0]}")
+        return seconds, [answer for _, answer in results]
 
     def environment(self, started: datetime) -> dict:
         """What the figures depend on, for comparing runs."""
