@@ -26,18 +26,6 @@ from friendsgroup.history import STEPS
 from friendsgroup.participants import PARTICIPANT_REF_LOCKED
 from friendsgroup.tokens import TOKEN_BY_HASH, hash_token
 
-# The columns ``audit.record`` writes.
-AUDIT_COLUMNS = (
-    "at",
-    "by",
-    "action",
-    "outcome",
-    "status",
-    "problem",
-    "request_id",
-    "idempotency_key",
-    "rows",
-)
 PREFIX = "/ownsql"
 PATH = f"{PREFIX}/groups/<slug>/accessions"
 DIALECT = postgresql.psycopg.dialect()
@@ -46,22 +34,28 @@ DIALECT = postgresql.psycopg.dialect()
 class Compiled:
     """One of the service's statements as psycopg runs it: its SQL and its full parameters."""
 
-    def __init__(self, statement, columns: tuple[str, ...] | None = None) -> None:
-        # An INSERT without values takes its columns from the parameters, as at execution.
-        self.compiled = statement.compile(dialect=DIALECT, column_keys=columns)
-        self.sql = str(self.compiled)
+    def __init__(self, statement) -> None:
+        self.statement = statement
+        self.by_columns: dict[tuple[str, ...], tuple] = {}
 
     def run(self, connection: psycopg.Connection, values: dict) -> psycopg.Cursor:
         """Execute with ``values`` (JSON values already as text), the statement's own
         literals and defaults filled in as SQLAlchemy fills them."""
-        return connection.execute(self.sql, self.compiled.construct_params(values))
+        # Compiled once per set of parameter names, as SQLAlchemy's cache does: an INSERT
+        # without values takes its columns from them.
+        columns = tuple(values)
+        if columns not in self.by_columns:
+            compiled = self.statement.compile(dialect=DIALECT, column_keys=list(columns))
+            self.by_columns[columns] = (str(compiled), compiled)
+        sql, compiled = self.by_columns[columns]
+        return connection.execute(sql, compiled.construct_params(values))
 
 
 TOKEN = Compiled(TOKEN_BY_HASH)
 PARTICIPANT = Compiled(PARTICIPANT_REF_LOCKED)
 TIMELINE = Compiled(STEPS[True])
 EVENT = Compiled(LOGGED_EVENT)
-AUDIT = Compiled(AUDIT_INSERT, AUDIT_COLUMNS)
+AUDIT = Compiled(AUDIT_INSERT)
 
 
 def register(app: Flask, connection: Callable[[], psycopg.Connection]) -> None:
@@ -75,9 +69,8 @@ def register(app: Flask, connection: Callable[[], psycopg.Connection]) -> None:
         secret = request.headers["Authorization"].partition(" ")[2]
         token = TOKEN.run(db, {"digest": hash_token(secret)}).fetchone()
         if slug not in groups:
-            groups[slug] = db.execute("SELECT id FROM groups WHERE slug = %s", (slug,)).fetchone()[
-                0
-            ]
+            found = db.execute("SELECT id FROM groups WHERE slug = %s", (slug,)).fetchone()
+            groups[slug] = found[0]
         group_id = groups[slug]
         participant = PARTICIPANT.run(db, {"code": body["participant"]}).fetchone()
         TIMELINE.run(db, {"target_id": group_id, "participant_id": participant[0]}).fetchall()
