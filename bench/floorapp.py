@@ -1,5 +1,5 @@
-"""The floors of P1f, P1sf, P3f and P3q: the least a Flask service can do to answer, served as
-ours is.
+"""The floors of P0, P1f, P1sf, P3f, P3q and P3s: the least a Flask service can do to
+answer, served as ours is.
 
 ``python -m bench.floorapp --url URL [--sqlite FILE] --port N --workers N`` serves its views
 through psycopg with a connection per thread, kept: an accession parses the JSON body, runs
@@ -8,7 +8,9 @@ on a date run P1's floor query (``floors.MEMBERS_SQL``) and answer its rows as J
 ``--sqlite``, ``/sqlite/groups/<slug>/members`` does the same through ``sqlite3`` on that
 file with P1s's floor query and the module's default settings, read-only, as P1s's floor
 does. ``/ownsql/groups/<slug>/accessions`` records an accession by the service's own
-statements (``ownsql``, P3q). It runs under ``friendsgroup.server`` with the settings of
+statements (``ownsql``, P3q); ``/stack/groups/<slug>/accessions`` runs P3f's INSERT through
+flask-smorest, marshmallow and a SQLAlchemy session (``stackfloor``, P3s); ``/readyz``
+answers a constant (P0). It runs under ``friendsgroup.server`` with the settings of
 ``friendsgroup serve`` (worker class, threads, workers), so the floors move with them.
 """
 
@@ -21,7 +23,7 @@ from flask import Flask, request
 
 from friendsgroup.server import run
 
-from . import ownsql
+from . import ownsql, stackfloor
 from .database import conninfo
 from .floors import (
     MEMBERS_SQL,
@@ -78,6 +80,7 @@ def make_app(url: str, sqlite_file: str | None = None) -> Flask:
         return members_answer(as_of, rows)
 
     ownsql.register(app, connection)
+    stackfloor.register(app, url, group_id, participant_id)
 
     if sqlite_file is not None:
 

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from friendsgroup import server
 
-from . import client, database, floorapp, floors, ownsql, webhooks
+from . import client, database, floorapp, floors, ownsql, stackfloor, webhooks
 from .commands import friendsgroup, friendsgroup_bin, measured
 from .dataset import (
     END,
@@ -49,6 +49,8 @@ BLOCK = 10
 STARTED = time.monotonic()
 MEMBERS_PATH = f"/api/v1/groups/{HOT_SLUG}/members?as_of={END.isoformat()}"
 GROUP_PAGE_PATH = f"/groups/{HOT_SLUG}?as_of={END.isoformat()}"
+# P0: the floor's app answering a constant, the least any answer over HTTP costs here.
+CONSTANT_PATH = "/readyz"
 COUNTS_PATH = f"/api/v1/groups/{HOT_SLUG}/counts?" + urlencode(
     {"interval": "day", "from": HOT_FROM.isoformat(), "to": END.isoformat()}
 )
@@ -131,6 +133,7 @@ FIGURES = (
     "P1s",
     "P1s floor",
     "P1sf",
+    "P0",
 )
 
 
@@ -474,6 +477,7 @@ class Bench:
                     True,
                 ),
                 "P1sf": (get, (self.floor_app.port, [sqlite_members_path(d) for d in chunk]), True),
+                "P0": (get, (self.floor_app.port, [CONSTANT_PATH] * per_round), False),
             }
             measured_ = self.call(client.interleaved, steps, warmup, BLOCK)
             for name, (timings, _) in measured_.items():
@@ -528,6 +532,14 @@ class Bench:
             ms["P1 floor"],
             1,
             note=note("P1r"),
+        )
+        self.row(
+            "P0",
+            "a constant answer from a minimal Flask app",
+            ms["P0"],
+            "ms",
+            ms["P1 floor"],
+            None,
         )
         self.row(
             "P1f",
@@ -600,7 +612,8 @@ class Bench:
 
     def p3(self, data: Dataset) -> tuple[list[int], set[str]]:
         """P3: concurrent accessions over HTTP against INSERT + COMMIT, bare and over Flask,
-        and against the service's own statements over Flask (P3q)."""
+        against the service's own statements over Flask (P3q), and Flask's INSERT through the
+        stack (P3s)."""
         began = time.monotonic()
         per_round, clients = self.scale.accessions // ROUNDS, self.scale.clients
         total = per_round * ROUNDS
@@ -613,7 +626,7 @@ class Bench:
             progress(
                 f"P3 round {round_ + 1}/{ROUNDS}: {per_round:,} accessions from {clients} "
                 f"clients, {per_round:,} INSERT + COMMIT, {per_round:,} to the floor's app, "
-                f"{per_round:,} by the service's statements"
+                f"{per_round:,} by the service's statements, {per_round:,} through the stack"
             )
             chosen = pairs[round_ * per_round : (round_ + 1) * per_round]
             requests = accessions("/api/v1", chosen)
@@ -628,13 +641,17 @@ class Bench:
             own = pairs[total + round_ * per_round : total + (round_ + 1) * per_round]
             own_sql, answers = self.floor_answers(accessions(ownsql.PREFIX, own), clients)
             own_ids += [answer["id"] for answer in answers]
-            seconds.update({"P3": api, "P3 floor": floor, "P3f": flask, "P3q": own_sql})
+            stack, _ = self.floor_answers(accessions(stackfloor.PREFIX, chosen), clients)
+            seconds.update(
+                {"P3": api, "P3 floor": floor, "P3f": flask, "P3q": own_sql, "P3s": stack}
+            )
             by_round.append(
                 {
                     "P3": round(len(done) / api),
                     "P3 floor": round(per_round / floor),
                     "P3f": round(per_round / flask),
                     "P3q": round(per_round / own_sql),
+                    "P3s": round(per_round / stack),
                 }
             )
         self.facts.update(p3_statuses=dict(statuses), p3_rounds_per_s=by_round)
@@ -670,6 +687,27 @@ class Bench:
             "P3qf",
             "its own statements against the minimal app",
             total / seconds["P3q"],
+            "writes/s",
+            total / seconds["P3f"],
+            None,
+            higher_is_better=True,
+        )
+        self.row(
+            "P3s",
+            "P3f's INSERT through the stack, against P3f",
+            total / seconds["P3s"],
+            "writes/s",
+            total / seconds["P3f"],
+            None,
+            higher_is_better=True,
+        )
+        # A write pays both what the stack adds to P3f's view (P3s) and what its statements
+        # add to P3f's one INSERT (P3q): P3 cannot beat their sum, whatever else it does.
+        at_best = seconds["P3s"] + seconds["P3q"] - seconds["P3f"]
+        self.row(
+            "P3b",
+            "P3 at best: P3s's stack with P3q's statements",
+            total / at_best,
             "writes/s",
             total / seconds["P3f"],
             None,
