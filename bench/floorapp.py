@@ -80,7 +80,7 @@ def make_app(url: str, sqlite_file: str | None = None) -> Flask:
         return members_answer(as_of, rows)
 
     ownsql.register(app, connection)
-    stackfloor.register(app, url, group_id, participant_id)
+    stackfloor.register(app, url, INSERT, group_id, participant_id)
 
     if sqlite_file is not None:
 

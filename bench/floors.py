@@ -149,15 +149,20 @@ def insert_seconds(url: str, total: int, threads: int) -> float:
     return elapsed
 
 
+def _copy_in(connection: psycopg.Connection, table: str, rows) -> None:
+    """One COPY of ``rows`` (the events' columns) into ``table``."""
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({EVENT_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
 def copy_rate(url: str, rows: list[tuple]) -> float:
     """Rows per second of one COPY of ``rows`` (the events' columns) into a bare table."""
     with psycopg.connect(conninfo(url)) as connection:
         bare_table(connection, "bench_floor_copy")
         started = time.perf_counter()
-        with connection.cursor() as cursor:
-            with cursor.copy(f"COPY bench_floor_copy ({EVENT_COLUMNS}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        _copy_in(connection, "bench_floor_copy", rows)
         connection.commit()
         return len(rows) / (time.perf_counter() - started)
 
@@ -169,10 +174,7 @@ def keyed_copy_rate(url: str, rows: list[tuple]) -> float:
     with psycopg.connect(conninfo(url)) as connection:
         offset = connection.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         started = time.perf_counter()
-        with connection.cursor() as cursor:
-            with cursor.copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((row[0] + offset, *row[1:]))
+        _copy_in(connection, "events", ((row[0] + offset, *row[1:]) for row in rows))
         seconds = time.perf_counter() - started
         connection.rollback()
     return len(rows) / seconds
